@@ -1,0 +1,13 @@
+// Each smx subcommand lives in its own file and registers itself on the top-level CLI11 app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace smx::cli {
+
+void register_info_command(CLI::App& app);
+void register_init_command(CLI::App& app);
+void register_forward_command(CLI::App& app);
+void register_tokenizer_command(CLI::App& app);
+
+}  // namespace smx::cli

@@ -1,0 +1,28 @@
+// smx: train and serve Sparse Mixer encoders.
+#include <cstdio>
+#include <exception>
+
+#include "commands.h"
+#include "smx/core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"smx: Sparse Mixer encoders (MoE + linear mixing) in C++"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Print help for every subcommand");
+  smx::cli::register_info_command(app);
+  smx::cli::register_init_command(app);
+  smx::cli::register_forward_command(app);
+  smx::cli::register_tokenizer_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const smx::Error& e) {
+    std::fprintf(stderr, "smx: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "smx: internal error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}
