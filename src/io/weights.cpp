@@ -1,0 +1,89 @@
+#include "smx/io/weights.h"
+
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "smx/core/error.h"
+#include "smx/io/safetensors.h"
+
+namespace smx::io {
+namespace {
+
+// Parameters then buffers, skipping undefined ones (e.g. a disabled bias).
+std::vector<std::pair<std::string, at::Tensor>> module_tensors(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& item : module.named_parameters())
+    if (item.value().defined()) out.emplace_back(item.key(), item.value());
+  for (const auto& item : module.named_buffers())
+    if (item.value().defined()) out.emplace_back(item.key(), item.value());
+  return out;
+}
+
+std::string shape_str(at::IntArrayRef sizes) {
+  return fmt::format("[{}]", fmt::join(sizes, ", "));
+}
+
+}  // namespace
+
+void save_module_weights(const torch::nn::Module& module, const std::string& path,
+                         const std::map<std::string, std::string>& metadata) {
+  std::vector<NamedTensor> tensors;
+  for (auto& [name, tensor] : module_tensors(module)) tensors.push_back({name, tensor});
+  write_safetensors(path, tensors, metadata);
+}
+
+std::map<std::string, std::string> load_module_weights(torch::nn::Module& module,
+                                                       const std::string& path) {
+  SafetensorsFile file = read_safetensors(path);
+  std::map<std::string, at::Tensor> from_file;
+  for (auto& nt : file.tensors) from_file.emplace(nt.name, nt.tensor);
+
+  const auto targets = module_tensors(module);
+  std::vector<std::string> missing, unexpected, wrong_shape, wrong_dtype;
+  std::map<std::string, bool> in_model;
+  for (const auto& [name, target] : targets) {
+    in_model[name] = true;
+    auto it = from_file.find(name);
+    if (it == from_file.end()) {
+      missing.push_back(fmt::format("{} (shape {})", name, shape_str(target.sizes())));
+      continue;
+    }
+    const at::Tensor& source = it->second;
+    if (source.sizes() != target.sizes())
+      wrong_shape.push_back(fmt::format("{} is {} in the file, the model expects {}", name,
+                                        shape_str(source.sizes()), shape_str(target.sizes())));
+    if (source.scalar_type() != target.scalar_type())
+      wrong_dtype.push_back(fmt::format("{} is {} in the file, the model expects {}", name,
+                                        safetensors_dtype_name(source.scalar_type()),
+                                        safetensors_dtype_name(target.scalar_type())));
+  }
+  for (const auto& [name, tensor] : from_file)
+    if (in_model.count(name) == 0) unexpected.push_back(name);
+
+  if (!missing.empty() || !unexpected.empty() || !wrong_shape.empty() || !wrong_dtype.empty()) {
+    std::vector<std::string> parts;
+    if (!missing.empty())
+      parts.push_back("missing: " + fmt::format("{}", fmt::join(missing, ", ")));
+    if (!unexpected.empty())
+      parts.push_back("unexpected: " + fmt::format("{}", fmt::join(unexpected, ", ")));
+    if (!wrong_shape.empty())
+      parts.push_back("wrong shape: " + fmt::format("{}", fmt::join(wrong_shape, ", ")));
+    if (!wrong_dtype.empty())
+      parts.push_back("wrong dtype: " + fmt::format("{}", fmt::join(wrong_dtype, ", ")));
+    fail(
+        "weights file '{}' does not match the model: {} (was it saved from a model with a "
+        "different configuration?)",
+        path, fmt::join(parts, "; "));
+  }
+
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, target] : targets) {
+    at::Tensor dst = target;  // shares storage with the module's tensor
+    dst.copy_(from_file.at(name));
+  }
+  return std::move(file.metadata);
+}
+
+}  // namespace smx::io
