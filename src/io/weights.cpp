@@ -21,6 +21,15 @@ std::vector<std::pair<std::string, at::Tensor>> module_tensors(const torch::nn::
   return out;
 }
 
+// "a, b, c" for the first few entries, then "... and N more", so a wholesale mismatch stays
+// readable.
+std::string first_few(const std::vector<std::string>& items) {
+  constexpr size_t kShown = 6;
+  if (items.size() <= kShown) return fmt::format("{}", fmt::join(items, ", "));
+  return fmt::format("{}, ... and {} more", fmt::join(items.begin(), items.begin() + kShown, ", "),
+                     items.size() - kShown);
+}
+
 std::string shape_str(at::IntArrayRef sizes) {
   return fmt::format("[{}]", fmt::join(sizes, ", "));
 }
@@ -36,7 +45,12 @@ void save_module_weights(const torch::nn::Module& module, const std::string& pat
 
 std::map<std::string, std::string> load_module_weights(torch::nn::Module& module,
                                                        const std::string& path) {
-  SafetensorsFile file = read_safetensors(path);
+  return load_module_weights(module, read_safetensors(path), path);
+}
+
+std::map<std::string, std::string> load_module_weights(torch::nn::Module& module,
+                                                       SafetensorsFile file,
+                                                       const std::string& path) {
   std::map<std::string, at::Tensor> from_file;
   for (auto& nt : file.tensors) from_file.emplace(nt.name, nt.tensor);
 
@@ -64,14 +78,10 @@ std::map<std::string, std::string> load_module_weights(torch::nn::Module& module
 
   if (!missing.empty() || !unexpected.empty() || !wrong_shape.empty() || !wrong_dtype.empty()) {
     std::vector<std::string> parts;
-    if (!missing.empty())
-      parts.push_back("missing: " + fmt::format("{}", fmt::join(missing, ", ")));
-    if (!unexpected.empty())
-      parts.push_back("unexpected: " + fmt::format("{}", fmt::join(unexpected, ", ")));
-    if (!wrong_shape.empty())
-      parts.push_back("wrong shape: " + fmt::format("{}", fmt::join(wrong_shape, ", ")));
-    if (!wrong_dtype.empty())
-      parts.push_back("wrong dtype: " + fmt::format("{}", fmt::join(wrong_dtype, ", ")));
+    if (!missing.empty()) parts.push_back("missing: " + first_few(missing));
+    if (!unexpected.empty()) parts.push_back("unexpected: " + first_few(unexpected));
+    if (!wrong_shape.empty()) parts.push_back("wrong shape: " + first_few(wrong_shape));
+    if (!wrong_dtype.empty()) parts.push_back("wrong dtype: " + first_few(wrong_dtype));
     fail(
         "weights file '{}' does not match the model: {} (was it saved from a model with a "
         "different configuration?)",

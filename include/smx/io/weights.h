@@ -7,6 +7,8 @@
 
 #include <torch/nn/module.h>
 
+#include "smx/io/safetensors.h"
+
 namespace smx::io {
 
 // Writes every defined parameter and buffer (atomically, see write_safetensors).
@@ -18,6 +20,11 @@ void save_module_weights(const torch::nn::Module& module, const std::string& pat
 // mismatch the module is untouched and the smx::Error lists all missing, unexpected, wrong-shape
 // and wrong-dtype tensors. Returns the file's metadata.
 std::map<std::string, std::string> load_module_weights(torch::nn::Module& module,
+                                                       const std::string& path);
+
+// The same for a file already read; `path` names it in errors.
+std::map<std::string, std::string> load_module_weights(torch::nn::Module& module,
+                                                       SafetensorsFile file,
                                                        const std::string& path);
 
 }  // namespace smx::io

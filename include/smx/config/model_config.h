@@ -1,0 +1,114 @@
+// ModelConfig: every knob of a Sparse Mixer / BERT encoder (SPEC §6 "Ablation knobs" plus SPEC §0).
+// Loaded from JSON; unknown keys and impossible combinations are errors naming the key.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace smx {
+
+// The sequence-mixing sublayer used by every non-attention layer (SPEC §1.4).
+enum class MixingKind { kAttention, kLinear, kFourier, kHartley, kCirculant, kToeplitz };
+
+// Which layers get attention / MoE (SPEC §1.3).
+enum class Layout { kBottom, kMiddle, kMixed, kTop };
+
+// How tokens and experts are matched (SPEC §2.3-2.4). All run with index dispatch (SPEC §0.3):
+// the mask and scatter tokens-choose variants of the reference compute the same thing.
+enum class DispatchAlgorithm { kMaskExpertsChoose, kMaskTokensChoose, kScatterTokensChoose };
+
+// SPEC §0.1: `reference` pads every batch to max_seq_len and lets pads mix and compete for experts;
+// `masked` zeroes pads before mixing, keeps them out of routing, and allows any padded length.
+enum class Padding { kReference, kMasked };
+
+struct ModelConfig {
+  std::string name = "custom";
+  // "bert" makes every layer attention; the others name the mixing of non-attention layers.
+  std::string model_arch = "linear";  // bert | f_net | linear | h_net | c_net | t_net
+
+  int64_t vocab_size = 32000;
+  int64_t type_vocab_size = 4;
+  int64_t max_seq_len = 512;  // N_max: position table rows and the Linear W_s size
+  int64_t pad_id = 0;
+
+  int64_t d_emb = 512;    // D_e: embedding width
+  int64_t d_model = 512;  // D
+  int64_t d_ff = 2048;    // F: dense MLP width
+  int64_t num_heads = 8;
+  int64_t num_layers = 14;
+
+  int64_t num_attention_layers = 4;  // ignored for bert (all layers are attention)
+  Layout attention_layout = Layout::kTop;
+
+  int64_t num_moe_layers = 4;
+  Layout moe_layout = Layout::kMiddle;
+  int64_t num_experts = 16;
+  int64_t expert_d_ff = 2048;
+  DispatchAlgorithm dispatch_algorithm = DispatchAlgorithm::kMaskExpertsChoose;
+  int64_t num_selected_experts = 1;       // k, tokens-choose only
+  bool batch_prioritized_routing = true;  // tokens-choose only
+  double train_capacity_factor = 1.0;
+  double eval_capacity_factor = 1.0;
+  int64_t min_expert_capacity = 4;
+  // Routing groups: 0 = one example per group ("sequence"), else at most this many tokens
+  // ("tokens:N").
+  int64_t max_group_size = 4096;
+  double jitter_noise = 0.0;
+  double auxiliary_loss_factor = 0.01;
+  double router_z_loss_factor = 1e-4;
+
+  bool use_fft =
+      false;  // Fourier/Hartley/Circulant/Toeplitz through FFTs instead of dense matrices
+
+  double dropout_rate = 0.1;         // embeddings, MLP outputs
+  double mixing_dropout_rate = 0.1;  // attention probabilities
+  double expert_dropout_rate = 0.1;  // expert outputs
+
+  Padding padding = Padding::kReference;
+  // masked only: batches are padded to their longest member rounded up to this (0 = unset: 8).
+  int64_t pad_to_multiple = 0;
+  std::string
+      tokenizer;  // path of the SentencePiece model the vocab came from ("" = none recorded)
+
+  // Derived views.
+  bool is_bert() const { return model_arch == "bert"; }
+  MixingKind mixing_kind() const;  // the non-attention mixing of this architecture
+  bool sequence_groups() const { return max_group_size == 0; }
+  std::string routing_groups() const;  // "sequence" or "tokens:N"
+  bool is_attention_layer(int64_t layer) const;
+  bool is_moe_layer(int64_t layer) const;
+  // Padded length of a batch whose longest example has `longest` tokens.
+  int64_t padded_length(int64_t longest) const;
+  bool tokens_choose() const { return dispatch_algorithm != DispatchAlgorithm::kMaskExpertsChoose; }
+
+  // Throws smx::Error naming the first impossible setting.
+  void validate() const;
+
+  nlohmann::json to_json() const;
+  // Strict: unknown keys and wrong types are errors; `source` names the file in messages.
+  static ModelConfig from_json(const nlohmann::json& j, const std::string& source);
+};
+
+// SPEC §1.3: is layer `layer` of `num_layers` one of the `n` replacement layers under `layout`?
+bool is_replacement(int64_t layer, int64_t num_layers, int64_t n, Layout layout);
+
+std::string to_string(Layout layout);
+std::string to_string(DispatchAlgorithm algorithm);
+std::string to_string(Padding padding);
+Layout parse_layout(const std::string& text);
+DispatchAlgorithm parse_dispatch_algorithm(const std::string& text);
+Padding parse_padding(const std::string& text);
+
+// Loads `name_or_path`: a preset name from configs/ (e.g. "sparse-mixer-base") or a JSON file path,
+// then applies `overrides` ("key=value", value parsed as JSON when it parses, else as a string).
+ModelConfig load_model_config(const std::string& name_or_path,
+                              const std::vector<std::string>& overrides = {});
+
+// Where presets are looked up: $SMX_CONFIG_DIR, else the source tree's configs/ folder.
+std::string config_directory();
+std::vector<std::string> preset_names();
+
+}  // namespace smx

@@ -1,0 +1,23 @@
+// Multi-head self-attention (SPEC §1.4): q/k/v/out Dense D->D with biases, logits q·kᵀ/√(D/H),
+// padding mask valid_q ∧ valid_k, dropout on the probabilities with one mask shared across batch
+// and heads (Flax broadcast_dropout).
+#pragma once
+
+#include "smx/model/dense.h"
+#include "smx/model/mixing.h"
+
+namespace smx::model {
+
+class SelfAttention : public Mixing {
+ public:
+  SelfAttention(int64_t d_model, int64_t num_heads, double dropout_rate);
+  at::Tensor forward(const MixingInput& input) override;
+
+  std::shared_ptr<Dense> query, key, value, out;  // kernels [D, D], biases [D]
+
+ private:
+  int64_t num_heads_;
+  double dropout_rate_;
+};
+
+}  // namespace smx::model

@@ -1,0 +1,35 @@
+// Dense layer y = x · kernel + bias, with the kernel stored [in, out] as in the reference (Flax).
+#pragma once
+
+#include <torch/nn/module.h>
+
+namespace smx::model {
+
+enum class DenseInit { kNormal002, kLecunNormal };
+
+class Dense : public torch::nn::Module {
+ public:
+  Dense(int64_t in_features, int64_t out_features, bool bias = true,
+        DenseInit init = DenseInit::kNormal002);
+  at::Tensor forward(const at::Tensor& x) const;  // [..., in] -> [..., out]
+
+  at::Tensor kernel;  // [in, out]
+  at::Tensor bias;    // [out] (undefined without bias)
+};
+
+// LayerNorm over the last axis with ε = 1e-12, learned `scale` and `bias` (Flax names).
+class LayerNorm : public torch::nn::Module {
+ public:
+  explicit LayerNorm(int64_t features);
+  at::Tensor forward(const at::Tensor& x) const;  // [..., D] -> [..., D]
+
+  at::Tensor scale;  // [D]
+  at::Tensor bias;   // [D]
+};
+
+// N(0, 0.02²), the reference initialiser of embeddings and kernels (SPEC §1.6).
+at::Tensor normal_002(at::IntArrayRef shape);
+// Flax's default lecun_normal: truncated normal on [-2σ, 2σ], fan-in variance.
+at::Tensor lecun_normal(int64_t fan_in, at::IntArrayRef shape);
+
+}  // namespace smx::model

@@ -1,0 +1,28 @@
+// Token-mixing sublayers (SPEC §1.4). Each acts on [B, N, D] and returns [B, N, D].
+// Sequence-axis transforms are defined at N_max = max_seq_len; a batch of padded length N <= N_max
+// uses their top-left N×N block. With pads zeroed (`masked` padding) that is exactly the N_max
+// transform of the zero-padded input, so an example's output does not depend on its padding.
+#pragma once
+
+#include <memory>
+
+#include <torch/nn/module.h>
+
+#include "smx/config/model_config.h"
+
+namespace smx::model {
+
+struct MixingInput {
+  at::Tensor x;      // [B, N, D]
+  at::Tensor valid;  // [B, N] bool: real (non-pad) tokens
+};
+
+class Mixing : public torch::nn::Module {
+ public:
+  virtual at::Tensor forward(const MixingInput& input) = 0;
+};
+
+// The mixing sublayer of layer `layer` of `config`: attention or the architecture's transform.
+std::shared_ptr<Mixing> make_mixing(const ModelConfig& config, int64_t layer);
+
+}  // namespace smx::model

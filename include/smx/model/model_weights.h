@@ -1,0 +1,22 @@
+// Saving and loading a SparseMixer's weights with its config recorded in the file's metadata
+// ("smx.config"), so that loading into a different architecture names the differing keys.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "smx/model/sparse_mixer.h"
+
+namespace smx::model {
+
+void save_model_weights(const SparseMixer& model, const std::string& path,
+                        std::map<std::string, std::string> metadata = {});
+
+// Checks the recorded config's shape-defining keys against the model's, then every tensor's name,
+// shape and dtype; copies nothing unless everything matches. Returns the file's metadata.
+std::map<std::string, std::string> load_model_weights(SparseMixer& model, const std::string& path);
+
+// The config recorded in a weights file; throws if the file records none.
+ModelConfig recorded_config(const std::string& path);
+
+}  // namespace smx::model

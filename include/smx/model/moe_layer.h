@@ -1,0 +1,33 @@
+// Mixture-of-Experts sublayer (SPEC §2): a router (Dense D->E with bias, fp32) scores every token,
+// the routing rule fills E expert buffers of M slots each, all experts run as one batched GEMM on
+// [E, M, D], and outputs are scatter-added back weighted by the router probability.
+#pragma once
+
+#include "smx/config/model_config.h"
+#include "smx/model/dense.h"
+
+namespace smx::model {
+
+struct MoeOutput {
+  at::Tensor output;    // [B, N, D]
+  at::Tensor aux_loss;  // [] load-balancing loss (0 for experts-choose)
+  at::Tensor z_loss;    // [] router z-loss
+};
+
+class MoeLayer : public torch::nn::Module {
+ public:
+  explicit MoeLayer(const ModelConfig& config);
+  // x: [B, N, D]; valid: [B, N] bool, or undefined when every position is routed (reference).
+  MoeOutput forward(const at::Tensor& x, const at::Tensor& valid);
+
+  std::shared_ptr<Dense> router;   // kernel [D, E], bias [E]
+  at::Tensor intermediate_kernel;  // [E, D, F]
+  at::Tensor intermediate_bias;    // [E, F]
+  at::Tensor output_kernel;        // [E, F, D]
+  at::Tensor output_bias;          // [E, D]
+
+ private:
+  ModelConfig config_;
+};
+
+}  // namespace smx::model

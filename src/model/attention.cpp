@@ -1,0 +1,40 @@
+#include "smx/model/attention.h"
+
+#include <cmath>
+#include <limits>
+
+#include <torch/torch.h>
+
+namespace smx::model {
+
+SelfAttention::SelfAttention(int64_t d_model, int64_t num_heads, double dropout_rate)
+    : num_heads_(num_heads), dropout_rate_(dropout_rate) {
+  query = register_module("query", std::make_shared<Dense>(d_model, d_model));
+  key = register_module("key", std::make_shared<Dense>(d_model, d_model));
+  value = register_module("value", std::make_shared<Dense>(d_model, d_model));
+  out = register_module("out", std::make_shared<Dense>(d_model, d_model));
+}
+
+at::Tensor SelfAttention::forward(const MixingInput& input) {
+  const at::Tensor& x = input.x;
+  const int64_t B = x.size(0), N = x.size(1), D = x.size(2), H = num_heads_, Dh = D / H;
+  auto heads = [&](const at::Tensor& t) { return t.view({B, N, H, Dh}).transpose(1, 2); };
+  const at::Tensor q = heads(query->forward(x));  // [B, H, N, Dh]
+  const at::Tensor k = heads(key->forward(x));
+  const at::Tensor v = heads(value->forward(x));
+
+  at::Tensor logits = at::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(Dh));
+  // [B, 1, N, N]: a pad query row masks every key and so ends up attending uniformly.
+  const at::Tensor mask = (input.valid.unsqueeze(2) & input.valid.unsqueeze(1)).unsqueeze(1);
+  logits = logits.masked_fill(mask.logical_not(), std::numeric_limits<float>::lowest());
+  at::Tensor probs = at::softmax(logits, -1);  // [B, H, N, N]
+  if (is_training() && dropout_rate_ > 0) {
+    const double keep = 1.0 - dropout_rate_;
+    const at::Tensor drop = at::bernoulli(at::full({1, 1, N, N}, keep, probs.options())) / keep;
+    probs = probs * drop;
+  }
+  const at::Tensor context = at::matmul(probs, v).transpose(1, 2).reshape({B, N, D});
+  return out->forward(context);
+}
+
+}  // namespace smx::model

@@ -1,0 +1,45 @@
+#include "smx/model/dense.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+namespace smx::model {
+
+at::Tensor normal_002(at::IntArrayRef shape) {
+  return torch::randn(shape) * 0.02;
+}
+
+at::Tensor lecun_normal(int64_t fan_in, at::IntArrayRef shape) {
+  // jax.nn.initializers.variance_scaling(1, "fan_in", "truncated_normal"): the truncated standard
+  // normal has std 0.87962566103423978, divided out so the result has variance 1 / fan_in.
+  const double stddev = std::sqrt(1.0 / static_cast<double>(fan_in)) / 0.87962566103423978;
+  // Inverse-CDF sampling of the standard normal truncated to [-2, 2]: x = √2·erfinv(2u - 1) with
+  // u uniform on [Φ(-2), Φ(2)] (LibTorch 1.13's C++ API has no trunc_normal_).
+  const double lo = 0.5 * std::erfc(2.0 / std::sqrt(2.0)), hi = 1.0 - lo;
+  at::Tensor u = torch::empty(shape, torch::kDouble).uniform_(lo, hi);
+  return (at::erfinv(u * 2.0 - 1.0) * (std::sqrt(2.0) * stddev)).to(torch::kFloat);
+}
+
+Dense::Dense(int64_t in_features, int64_t out_features, bool with_bias, DenseInit init) {
+  kernel = register_parameter("kernel", init == DenseInit::kLecunNormal
+                                            ? lecun_normal(in_features, {in_features, out_features})
+                                            : normal_002({in_features, out_features}));
+  if (with_bias) bias = register_parameter("bias", torch::zeros({out_features}));
+}
+
+at::Tensor Dense::forward(const at::Tensor& x) const {
+  // linear() takes [out, in]; the transpose is a view, GEMM reads it with a transposed flag.
+  return at::linear(x, kernel.t(), bias);
+}
+
+LayerNorm::LayerNorm(int64_t features) {
+  scale = register_parameter("scale", torch::ones({features}));
+  bias = register_parameter("bias", torch::zeros({features}));
+}
+
+at::Tensor LayerNorm::forward(const at::Tensor& x) const {
+  return at::layer_norm(x, {x.size(-1)}, scale, bias, 1e-12);
+}
+
+}  // namespace smx::model

@@ -1,0 +1,39 @@
+#include "smx/model/encoder_block.h"
+
+#include <torch/torch.h>
+
+namespace smx::model {
+
+EncoderBlock::EncoderBlock(const ModelConfig& config, int64_t layer)
+    : masked_(config.padding == Padding::kMasked) {
+  mixing = register_module("mixing", make_mixing(config, layer));
+  mixing_layer_norm =
+      register_module("mixing_layer_norm", std::make_shared<LayerNorm>(config.d_model));
+  if (config.is_moe_layer(layer))
+    moe = register_module("moe", std::make_shared<MoeLayer>(config));
+  else
+    feed_forward = register_module(
+        "feed_forward", std::make_shared<Mlp>(config.d_model, config.d_ff, config.dropout_rate));
+  output_layer_norm =
+      register_module("output_layer_norm", std::make_shared<LayerNorm>(config.d_model));
+}
+
+BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& valid) {
+  // `masked`: zero pads so no transform can carry them into real tokens.
+  const at::Tensor x = masked_ ? x_in * valid.unsqueeze(2).to(x_in.scalar_type()) : x_in;
+  const at::Tensor y = mixing_layer_norm->forward(x + mixing->forward({x, valid}));
+  BlockOutput out;
+  at::Tensor z;
+  if (moe) {
+    MoeOutput m = moe->forward(y, masked_ ? valid : at::Tensor());
+    z = y + m.output;
+    out.aux_loss = m.aux_loss;
+    out.z_loss = m.z_loss;
+  } else {
+    z = y + feed_forward->forward(y);
+  }
+  out.hidden = output_layer_norm->forward(z);
+  return out;
+}
+
+}  // namespace smx::model

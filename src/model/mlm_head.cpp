@@ -1,0 +1,23 @@
+#include "smx/model/mlm_head.h"
+
+#include <torch/torch.h>
+
+namespace smx::model {
+
+MlmHead::MlmHead(const ModelConfig& config) {
+  dense = register_module("dense", std::make_shared<Dense>(config.d_model, config.d_emb));
+  layer_norm = register_module("layer_norm", std::make_shared<LayerNorm>(config.d_emb));
+  output_bias = register_parameter("output_bias", torch::zeros({config.vocab_size}));
+}
+
+at::Tensor MlmHead::forward(const at::Tensor& hidden, const at::Tensor& positions,
+                            const at::Tensor& word_embeddings) const {
+  const int64_t D = hidden.size(2);
+  const at::Tensor gathered =
+      hidden.gather(1, positions.unsqueeze(2).expand({positions.size(0), positions.size(1), D}));
+  const at::Tensor u =
+      layer_norm->forward(at::gelu(dense->forward(gathered), "tanh"));  // [B,P,D_e]
+  return at::linear(u, word_embeddings, output_bias);  // u · E_wordᵀ + b: [B, P, V]
+}
+
+}  // namespace smx::model

@@ -1,0 +1,77 @@
+#include "smx/model/moe_layer.h"
+
+#include <torch/torch.h>
+
+#include "smx/routing/capacity.h"
+#include "smx/routing/experts_choose.h"
+#include "smx/routing/tokens_choose.h"
+
+namespace smx::model {
+
+MoeLayer::MoeLayer(const ModelConfig& config) : config_(config) {
+  const int64_t D = config.d_model, E = config.num_experts, F = config.expert_d_ff;
+  router = register_module("router", std::make_shared<Dense>(D, E));
+  // Each expert is drawn independently from N(0, 0.02²) (split_params in the reference).
+  intermediate_kernel = register_parameter("intermediate_kernel", normal_002({E, D, F}));
+  intermediate_bias = register_parameter("intermediate_bias", torch::zeros({E, F}));
+  output_kernel = register_parameter("output_kernel", normal_002({E, F, D}));
+  output_bias = register_parameter("output_bias", torch::zeros({E, D}));
+}
+
+MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
+  const int64_t B = x.size(0), N = x.size(1), D = x.size(2), T = B * N;
+  const int64_t E = config_.num_experts;
+  const at::Tensor tokens = x.reshape({T, D});  // [T, D], row-major (batch, seq)
+
+  // Router in fp32 (SPEC §0.5), with optional multiplicative jitter while training.
+  at::Tensor router_in = tokens.to(torch::kFloat);
+  if (is_training() && config_.jitter_noise > 0)
+    router_in = router_in * torch::empty_like(router_in).uniform_(1.0 - config_.jitter_noise,
+                                                                  1.0 + config_.jitter_noise);
+  const at::Tensor logits = router->forward(router_in);  // [T, E]
+  const at::Tensor probs = at::softmax(logits, -1);
+
+  // Groups: whole examples ("sequence") or at most max_group_size flattened tokens.
+  const int64_t G = config_.sequence_groups() ? B : routing::num_groups(T, config_.max_group_size);
+  const int64_t S = T / G;
+  routing::RoutingProblem problem;
+  problem.probs = probs.view({G, S, E});
+  const double cf = is_training() ? config_.train_capacity_factor : config_.eval_capacity_factor;
+  std::vector<int64_t> counted(G, S);  // tokens that count towards capacity, per group
+  at::Tensor lse_sq = at::logsumexp(logits, -1).square();  // [T]
+  at::Tensor z_loss;
+  if (valid.defined()) {
+    problem.valid = valid.reshape({G, S});
+    const at::Tensor counts = problem.valid.sum(1).to(torch::kCPU);
+    for (int64_t g = 0; g < G; ++g) counted[g] = counts[g].item<int64_t>();
+    const at::Tensor valid_f = valid.reshape({T}).to(lse_sq.scalar_type());
+    z_loss = (lse_sq * valid_f).sum() / valid_f.sum().clamp_min(1.0);
+  } else {
+    z_loss = lse_sq.mean();
+  }
+  for (int64_t g = 0; g < G; ++g) {
+    // Never more slots than routable tokens: extra slots could only hold zero-weight pads.
+    const int64_t c = routing::expert_capacity(cf, counted[g], E, config_.min_expert_capacity);
+    problem.capacity.push_back(std::min(c, counted[g]));
+    problem.max_capacity = std::max(problem.max_capacity, problem.capacity.back());
+  }
+
+  const routing::Dispatch dispatch =
+      config_.tokens_choose() ? routing::tokens_choose(problem, {config_.num_selected_experts,
+                                                                 config_.batch_prioritized_routing})
+                              : routing::experts_choose(problem);
+
+  const int64_t M = dispatch.token_index.size(1);
+  const at::Tensor flat_index = dispatch.token_index.reshape({E * M});
+  const at::Tensor buffer = tokens.index_select(0, flat_index).view({E, M, D});  // [E, M, D]
+  at::Tensor h = at::baddbmm(intermediate_bias.unsqueeze(1), buffer, intermediate_kernel);
+  h = at::gelu(h, "tanh");                                                 // [E, M, F]
+  at::Tensor y = at::baddbmm(output_bias.unsqueeze(1), h, output_kernel);  // [E, M, D]
+  y = at::dropout(y, config_.expert_dropout_rate, is_training());
+  y = y * dispatch.combine_weight.unsqueeze(2).to(y.scalar_type());
+  const at::Tensor out =
+      torch::zeros({T, D}, y.options()).index_add(0, flat_index, y.view({E * M, D}));
+  return {out.view({B, N, D}), dispatch.aux_loss, z_loss};
+}
+
+}  // namespace smx::model

@@ -1,0 +1,58 @@
+#include "support/test_util.h"
+
+#include <atomic>
+#include <cstdio>
+#include <random>
+
+#include <unistd.h>
+
+namespace smx::testing {
+
+ModelConfig tiny_config(const std::string& arch, Padding padding) {
+  ModelConfig c;
+  c.name = "tiny-" + arch;
+  c.model_arch = arch;
+  c.vocab_size = 97;
+  c.max_seq_len = 16;
+  c.d_emb = 24;
+  c.d_model = 32;
+  c.d_ff = 48;
+  c.num_heads = 4;
+  c.num_layers = 4;
+  c.num_attention_layers = arch == "bert" ? 4 : 1;
+  c.num_moe_layers = 2;
+  c.num_experts = 4;
+  c.expert_d_ff = 40;
+  c.min_expert_capacity = 2;
+  c.padding = padding;
+  c.max_group_size = padding == Padding::kMasked ? 0 : 4096;
+  c.validate();
+  return c;
+}
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>();
+}
+
+void expect_close(const at::Tensor& actual, const at::Tensor& expected, double tolerance,
+                  const std::string& label) {
+  ASSERT_EQ(actual.sizes(), expected.sizes()) << label;
+  const double diff = max_abs_diff(actual, expected);
+  std::printf("    %-48s max |diff| = %.3e (tolerance %.0e)\n", label.c_str(), diff, tolerance);
+  EXPECT_LE(diff, tolerance) << label;
+}
+
+TempDir::TempDir() {
+  static std::atomic<int> counter{0};
+  path_ = std::filesystem::temp_directory_path() /
+          ("smx-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+           std::to_string(std::random_device{}()));
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+}  // namespace smx::testing

@@ -1,0 +1,34 @@
+// Shared test helpers: tiny configs, max-difference reporting, temporary directories.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "smx/config/model_config.h"
+
+namespace smx::testing {
+
+// A CPU-sized Sparse Mixer: 4 layers (attention in 3, MoE in 1-2), D = 32, 4 experts.
+ModelConfig tiny_config(const std::string& arch = "linear", Padding padding = Padding::kMasked);
+
+// max |a - b|, printed llm.c-style with a label so failures show how far off they were.
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
+void expect_close(const at::Tensor& actual, const at::Tensor& expected, double tolerance,
+                  const std::string& label);
+
+// A fresh empty directory under the system temp dir, removed on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace smx::testing
