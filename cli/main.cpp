@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   smx::cli::register_info_command(app);
   smx::cli::register_init_command(app);
   smx::cli::register_forward_command(app);
-  // TOKENIZER_PLACEHOLDER
+  smx::cli::register_tokenizer_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

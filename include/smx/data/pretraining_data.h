@@ -1,0 +1,77 @@
+// PretrainingStream: BERT-style pre-training batches (MLM + sentence-order NSP, SPEC 4.2-4.3) from
+// text files, produced on a background thread.
+//
+// What the batches contain and how they are drawn: pretraining_generator.h. Sharding is by document
+// (rank r reads documents d with d % world_size == r); the held-out eval split is a hash of the
+// document index (text_corpus.h). Both are fixed by the document index alone, so shards of one
+// split are disjoint and together cover it, and train and eval never share a document.
+//
+// Threading: one worker thread fills a queue of at most prefetch_batches batches; it starts at the
+// first next_batch() and stops (joined) in restore() and the destructor. An exception in the worker
+// (bad corpus line, ...) is rethrown by next_batch(), and again by every later call.
+//
+// Resume: state() describes the stream just after the last batch next_batch() returned (not the
+// prefetched ones); a stream constructed from it, or restore()d to it, returns bit-identical
+// batches to the uninterrupted stream.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "smx/data/pretraining_generator.h"
+#include "smx/data/pretraining_options.h"
+
+namespace smx {
+
+class Tokenizer;
+
+class PretrainingStream {
+ public:
+  PretrainingStream(std::shared_ptr<const Tokenizer> tokenizer, std::vector<std::string> files,
+                    PretrainingOptions options);
+  // Same, then restore(state).
+  PretrainingStream(std::shared_ptr<const Tokenizer> tokenizer, std::vector<std::string> files,
+                    PretrainingOptions options, const std::string& state);
+  ~PretrainingStream();
+  PretrainingStream(const PretrainingStream&) = delete;
+  PretrainingStream& operator=(const PretrainingStream&) = delete;
+
+  // The next batch; nullopt when an eval pass is over (a training stream never ends).
+  std::optional<PretrainingBatch> next_batch();
+  // JSON resume state (format: pretraining_generator.cpp), a few MB with a full 1024-slot buffer.
+  std::string state() const;
+  void restore(const std::string& state);
+
+  const PretrainingOptions& options() const { return generator_.options(); }
+
+ private:
+  struct Item {
+    std::optional<PretrainingBatch> batch;  // nullopt: end of the eval pass
+    PretrainingState state;                 // the generator just after producing it
+    std::exception_ptr error;
+  };
+
+  void start_worker();
+  void stop_worker();
+  void run_worker();
+
+  PretrainingGenerator generator_;   // used only by the worker while it runs
+  PretrainingState consumed_state_;  // after the last batch handed out
+
+  mutable std::mutex mutex_;
+  std::condition_variable not_empty_, not_full_;
+  std::deque<Item> queue_;
+  bool stop_ = false;
+  bool ended_ = false;        // the consumer has seen the end of the eval pass
+  std::exception_ptr error_;  // the consumer has seen the worker fail
+  std::thread worker_;
+};
+
+}  // namespace smx

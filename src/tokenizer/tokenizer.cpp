@@ -1,0 +1,174 @@
+#include "smx/tokenizer/tokenizer.h"
+
+#include <filesystem>
+#include <fstream>
+#include <unordered_map>
+
+#include "smx/core/error.h"
+#include "tokenizer/sentencepiece_backend.h"
+
+namespace smx {
+namespace {
+
+constexpr const char* kCls = "[CLS]";
+constexpr const char* kSep = "[SEP]";
+constexpr const char* kMask = "[MASK]";
+
+// Looks up a user-defined special piece; PieceToId answers unk for pieces the model lacks.
+int32_t special_piece_id(const detail::SentencePieceBackend& sp, const char* piece,
+                         const std::string& path) {
+  const int id = sp.piece_to_id(piece);
+  if (id < 0 || id == sp.unk_id() || sp.id_to_piece(id) != piece) {
+    fail(
+        "tokenizer {}: the model has no piece {}; train it with `smx tokenizer train` (which adds "
+        "[CLS], [SEP] and [MASK]) or add the piece as a user-defined symbol",
+        path, piece);
+  }
+  return id;
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer() : backend_(detail::make_sentencepiece_backend()) {}
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+Tokenizer::~Tokenizer() = default;
+
+Tokenizer Tokenizer::load(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    fail("tokenizer {}: no such file; pass the .model file written by `smx tokenizer train`", path);
+  }
+  Tokenizer tok;
+  tok.path_ = path;
+  if (const auto error = tok.backend_->load(path); !error.empty()) {
+    fail(
+        "tokenizer {}: not a valid SentencePiece model ({}); the file is corrupt or of another "
+        "kind, re-train it with `smx tokenizer train`",
+        path, error);
+  }
+  const auto& sp = *tok.backend_;
+  tok.vocab_size_ = sp.piece_size();
+  tok.pad_id_ = sp.pad_id();
+  tok.unk_id_ = sp.unk_id();
+  tok.bos_id_ = sp.bos_id();
+  tok.eos_id_ = sp.eos_id();
+  if (tok.pad_id_ < 0) {
+    fail(
+        "tokenizer {}: the model defines no pad id; train it with pad_id=0 "
+        "(`smx tokenizer train` does)",
+        path);
+  }
+  tok.cls_id_ = special_piece_id(sp, kCls, path);
+  tok.sep_id_ = special_piece_id(sp, kSep, path);
+  tok.mask_id_ = special_piece_id(sp, kMask, path);
+  return tok;
+}
+
+void Tokenizer::train(const TokenizerTrainOptions& options) {
+  if (options.input_files.empty()) fail("tokenizer training: no input files given; pass --input");
+  std::string inputs;
+  for (const auto& file : options.input_files) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+      fail("tokenizer training: input {} does not exist or is not a file", file);
+    }
+    if (std::filesystem::file_size(file, ec) == 0) {
+      fail("tokenizer training: input {} is empty; give it text, one sentence per line", file);
+    }
+    // SentencePiece takes a comma-separated list of inputs.
+    if (file.find(',') != std::string::npos) {
+      fail(
+          "tokenizer training: input path {} contains a comma, which SentencePiece cannot "
+          "take; rename the file",
+          file);
+    }
+    if (!inputs.empty()) inputs += ',';
+    inputs += file;
+  }
+  if (options.output_path.empty()) fail("tokenizer training: no output path given; pass --out");
+  if (options.vocab_size < 8) {
+    fail("tokenizer training: vocab size {} is too small; it must hold 7 special pieces plus text",
+         options.vocab_size);
+  }
+  const auto& type = options.model_type;
+  if (type != "unigram" && type != "bpe" && type != "char" && type != "word") {
+    fail("tokenizer training: unknown model type '{}'; use unigram, bpe, char or word", type);
+  }
+  if (!(options.character_coverage > 0.0 && options.character_coverage <= 1.0)) {
+    fail("tokenizer training: character coverage {} must be in (0, 1]", options.character_coverage);
+  }
+  if (options.input_sentence_size < 0 || options.num_threads < 1) {
+    fail("tokenizer training: input sentence size must be >= 0 and threads >= 1");
+  }
+
+  const std::unordered_map<std::string, std::string> kwargs = {
+      {"input", inputs},
+      {"model_type", type},
+      {"vocab_size", std::to_string(options.vocab_size)},
+      {"character_coverage", fmt::format("{}", options.character_coverage)},
+      {"input_sentence_size", std::to_string(options.input_sentence_size)},
+      {"shuffle_input_sentence", "true"},
+      {"num_threads", std::to_string(options.num_threads)},
+      {"hard_vocab_limit", options.hard_vocab_limit ? "true" : "false"},
+      {"pad_id", std::to_string(kTrainedPadId)},
+      {"unk_id", std::to_string(kTrainedUnkId)},
+      {"bos_id", std::to_string(kTrainedBosId)},
+      {"eos_id", std::to_string(kTrainedEosId)},
+      // User-defined symbols follow the control ids in order: [CLS]=4, [SEP]=5, [MASK]=6.
+      {"user_defined_symbols", fmt::format("{},{},{}", kCls, kSep, kMask)},
+      {"minloglevel", "2"},  // SentencePiece logs every step to stderr otherwise
+  };
+  // Training into a string (no model_prefix) writes no <prefix>.model/.vocab; we write output_path.
+  std::string model;
+  const auto error = detail::make_sentencepiece_backend()->train(kwargs, options.seed, &model);
+  if (!error.empty()) {
+    fail(
+        "tokenizer training on {} failed: {}; check the inputs and options (a vocab size larger "
+        "than the text supports needs hard_vocab_limit=false)",
+        inputs, error);
+  }
+  std::ofstream out(options.output_path, std::ios::binary | std::ios::trunc);
+  out.write(model.data(), static_cast<std::streamsize>(model.size()));
+  out.close();
+  if (!out) {
+    fail("tokenizer training: could not write {}; check that the directory exists and is writable",
+         options.output_path);
+  }
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
+  std::vector<int> ids;
+  const auto error = backend_->encode(text, &ids);
+  if (!error.empty()) fail("tokenizer {}: encoding failed: {}", path_, error);
+  return std::vector<int32_t>(ids.begin(), ids.end());
+}
+
+std::vector<std::string> Tokenizer::encode_pieces(std::string_view text) const {
+  std::vector<std::string> pieces;
+  const auto error = backend_->encode_pieces(text, &pieces);
+  if (!error.empty()) fail("tokenizer {}: encoding failed: {}", path_, error);
+  return pieces;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0 || ids[i] >= vocab_size_) {
+      fail("tokenizer {}: id {} at position {} is outside the vocabulary [0, {})", path_, ids[i], i,
+           vocab_size_);
+    }
+  }
+  std::string text;
+  const auto error = backend_->decode(std::vector<int>(ids.begin(), ids.end()), &text);
+  if (!error.empty()) fail("tokenizer {}: decoding failed: {}", path_, error);
+  return text;
+}
+
+std::string Tokenizer::id_to_piece(int32_t id) const {
+  if (id < 0 || id >= vocab_size_) {
+    fail("tokenizer {}: id {} is outside the vocabulary [0, {})", path_, id, vocab_size_);
+  }
+  return backend_->id_to_piece(id);
+}
+
+}  // namespace smx
