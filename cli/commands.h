@@ -9,5 +9,6 @@ void register_info_command(CLI::App& app);
 void register_init_command(CLI::App& app);
 void register_forward_command(CLI::App& app);
 void register_tokenizer_command(CLI::App& app);
+void register_pretrain_command(CLI::App& app);
 
 }  // namespace smx::cli

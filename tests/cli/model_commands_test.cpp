@@ -9,6 +9,7 @@
 #include "smx/model/model_weights.h"
 #include "smx/model/sparse_mixer.h"
 #include "support/run_cli.h"
+#include "support/scratch_dir.h"
 #include "support/test_util.h"
 
 namespace smx {
@@ -26,7 +27,7 @@ TEST(CliTest, InfoPrintsThePinnedParameterCounts) {
 }
 
 TEST(CliTest, InitThenForwardMatchesAnInProcessForward) {
-  smx::testing::TempDir dir;
+  smx::testing::ScratchDir dir;
   const std::string weights = dir.file("w.safetensors"), out = dir.file("out.safetensors");
   auto r = run_smx("init --config sparse-mixer-tiny --seed 3 --out " + weights);
   ASSERT_EQ(r.status, 0) << r.output;
@@ -62,7 +63,7 @@ TEST(CliTest, InitThenForwardMatchesAnInProcessForward) {
 }
 
 TEST(CliTest, BadInputsGiveClearErrors) {
-  smx::testing::TempDir dir;
+  smx::testing::ScratchDir dir;
   const std::string weights = dir.file("w.safetensors");
   ASSERT_EQ(run_smx("init --config sparse-mixer-tiny --out " + weights).status, 0);
   auto forward = [&](const std::string& json) {

@@ -1,4 +1,5 @@
 #include "smx/io/weights.h"
+#include "support/scratch_dir.h"
 
 #include <unistd.h>
 
@@ -20,20 +21,9 @@ using ::testing::HasSubstr;
 
 class WeightsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static int counter = 0;
-    dir_ = fs::temp_directory_path() /
-           ("smx_weights_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+  std::string file(const std::string& name) const { return dir_.file(name); }
 
-  fs::path dir_;
+  smx::testing::ScratchDir dir_;
 };
 
 // A Linear inside a child module plus an fp32 and an int64 buffer.

@@ -15,6 +15,8 @@ class ScratchDir {
   ScratchDir& operator=(const ScratchDir&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
+  // <dir>/<name>, not created.
+  std::string file(const std::string& name) const { return (path_ / name).string(); }
   // Writes bytes to <dir>/<name> and returns the full path.
   std::string write(const std::string& name, const std::string& contents) const;
 

@@ -1,10 +1,6 @@
 #include "support/test_util.h"
 
-#include <atomic>
 #include <cstdio>
-#include <random>
-
-#include <unistd.h>
 
 namespace smx::testing {
 
@@ -40,19 +36,6 @@ void expect_close(const at::Tensor& actual, const at::Tensor& expected, double t
   const double diff = max_abs_diff(actual, expected);
   std::printf("    %-48s max |diff| = %.3e (tolerance %.0e)\n", label.c_str(), diff, tolerance);
   EXPECT_LE(diff, tolerance) << label;
-}
-
-TempDir::TempDir() {
-  static std::atomic<int> counter{0};
-  path_ = std::filesystem::temp_directory_path() /
-          ("smx-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-           std::to_string(std::random_device{}()));
-  std::filesystem::create_directories(path_);
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace smx::testing

@@ -1,7 +1,6 @@
 // Shared test helpers: tiny configs, max-difference reporting, temporary directories.
 #pragma once
 
-#include <filesystem>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -18,17 +17,5 @@ ModelConfig tiny_config(const std::string& arch = "linear", Padding padding = Pa
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 void expect_close(const at::Tensor& actual, const at::Tensor& expected, double tolerance,
                   const std::string& label);
-
-// A fresh empty directory under the system temp dir, removed on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace smx::testing

@@ -1,0 +1,92 @@
+// smx pretrain: MLM + NSP pre-training with checkpoints that survive a kill.
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "model_options.h"
+#include "signals.h"
+#include "smx/core/error.h"
+#include "smx/train/checkpoint.h"
+#include "smx/train/pretrainer.h"
+
+namespace smx::cli {
+
+void register_pretrain_command(CLI::App& app) {
+  struct Options {
+    ModelOptions model;
+    train::PretrainOptions train;
+    std::string out, resume;
+    // flag -> copies that option from the command line over a resumed run's saved options
+    std::vector<std::pair<std::string, std::function<void(train::PretrainOptions&)>>> given;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand("pretrain", "Pre-train with MLM + NSP (SPEC §4-5)");
+  auto option = [&](const std::string& flag, auto member, const std::string& help) {
+    auto* opt = cmd->add_option(flag, o->train.*member, help)->capture_default_str();
+    o->given.emplace_back(opt->get_name(), [o, member](train::PretrainOptions& dst) {
+      dst.*member = o->train.*member;
+    });
+  };
+  using P = train::PretrainOptions;
+  cmd->add_option("--config,-c", o->model.config, "Preset name or JSON file (not with --resume)");
+  cmd->add_option("--set", o->model.overrides, "Override a config key: --set key=value");
+  cmd->add_option("--out,-o", o->out, "Run folder: config, options, metrics.jsonl, checkpoints/");
+  cmd->add_option("--resume", o->resume,
+                  "Continue this run folder from its newest checkpoint, with its saved options "
+                  "(flags given now override them)");
+  option("--data,-d", &P::data_files, "Corpus text files (blank line between documents)");
+  option("--tokenizer,-t", &P::tokenizer, "SentencePiece model (smx tokenizer train)");
+  option("--device", &P::device, "cpu, cuda, cuda:1, ...");
+  option("--steps", &P::steps, "Optimizer steps (the schedule's length)");
+  option("--batch", &P::batch_size, "Examples per micro-batch");
+  option("--grad-accum", &P::grad_accum, "Micro-batches per optimizer step");
+  option("--lr", &P::learning_rate, "Peak learning rate");
+  option("--warmup", &P::warmup_steps, "Warmup steps (-1: 10% of --steps, at most 10,000)");
+  option("--weight-decay", &P::weight_decay, "AdamW decoupled weight decay");
+  option("--clip-norm", &P::clip_norm, "Global gradient-norm clip (0: off)");
+  option("--max-time", &P::max_time_s, "Stop with a checkpoint after this many seconds (0: no limit)");
+  option("--stop-after", &P::stop_after, "Stop with a checkpoint after this many steps (0: no limit)");
+  option("--log-every", &P::log_every, "Steps per log line / metrics record");
+  option("--eval-every", &P::eval_every, "Steps between held-out evaluations (0: only at the end)");
+  option("--eval-batches", &P::eval_batches, "Held-out batches per evaluation");
+  option("--eval-fraction", &P::eval_fraction, "Share of documents held out");
+  option("--checkpoint-every", &P::checkpoint_every, "Steps between checkpoints (0: end and signals)");
+  option("--keep", &P::keep_checkpoints, "Checkpoints kept");
+  option("--seed", &P::seed, "Seed of weights, data order, masking and dropout");
+  option("--threads", &P::threads, "Intra-op threads (0: LibTorch's default)");
+  auto* bf16 = cmd->add_flag("--bf16", o->train.bf16, "bf16 autocast (router and losses stay fp32)");
+  o->given.emplace_back(bf16->get_name(), [o](P& dst) { dst.bf16 = o->train.bf16; });
+
+  cmd->callback([o, cmd] {
+    train::PretrainOptions options = o->train;
+    ModelConfig config;
+    if (!o->resume.empty()) {
+      if (!o->out.empty()) fail("pass either --out (new run) or --resume (existing run), not both");
+      options = train::pretrain_options_from_json(
+          nlohmann::json::parse(train::read_text_file(o->resume + "/options.json")),
+          o->resume + "/options.json");
+      for (const auto& [flag, copy] : o->given)
+        if (cmd->count(flag) > 0) copy(options);
+      options.out_dir = o->resume;
+      options.resume = true;
+      // The run's own config; a --config given now must match it (checked when loading weights).
+      config = o->model.config.empty()
+                   ? load_model_config(o->resume + "/config.json", o->model.overrides)
+                   : o->model.load();
+    } else {
+      if (o->model.config.empty()) fail("pretrain: --config is required for a new run");
+      if (o->out.empty()) fail("pretrain: --out is required for a new run");
+      if (options.data_files.empty()) fail("pretrain: --data is required");
+      options.out_dir = o->out;
+      config = o->model.load();
+    }
+    const auto result = train::pretrain(config, options, &stop_requested());
+    fmt::print("{} steps {}..{}: held-out loss {:.4f}, MLM accuracy {:.4f}, NSP accuracy {:.4f}{}\n",
+               config.name, result.first_step, result.last_step, result.final_eval.loss,
+               result.final_eval.mlm_accuracy, result.final_eval.nsp_accuracy,
+               result.interrupted ? " (stopped early; continue with --resume)" : "");
+  });
+}
+
+}  // namespace smx::cli

@@ -1,0 +1,57 @@
+// Training checkpoints: DIR/checkpoints/step-NNNNNNNN/ holding
+//   model.safetensors      weights (with the model config in its metadata)
+//   optimizer.safetensors  AdamW moments and step, and the RNG state ("rng.cpu")
+//   trainer.json           step, schedule, counters, wall time
+//   data.json              the data stream's resume state
+// A checkpoint is written into a hidden temporary folder, every file fsynced, then renamed into place
+// and the parent fsynced: a kill at any moment leaves either the previous set or the new one, never a
+// half-written "latest". The newest K are kept.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "smx/io/safetensors.h"
+
+namespace smx::train {
+
+struct CheckpointContents {
+  int64_t step = 0;
+  std::vector<io::NamedTensor> weights;
+  std::map<std::string, std::string> weights_metadata;
+  std::vector<io::NamedTensor> optimizer;
+  nlohmann::json trainer;
+  std::string data_state;
+};
+
+class CheckpointManager {
+ public:
+  // `run_dir` must be writable; checkpoints go to run_dir/checkpoints.
+  CheckpointManager(std::string run_dir, int64_t keep_last);
+
+  // Writes atomically, then deletes all but the newest `keep_last`. Returns the folder.
+  std::string save(const CheckpointContents& contents);
+
+  // The newest complete checkpoint folder, if any.
+  std::optional<std::string> latest() const;
+  // Everything but the weights, which the caller loads from folder/model.safetensors with the
+  // architecture checks of model::load_model_weights.
+  static CheckpointContents load(const std::string& folder);
+
+  const std::string& directory() const { return directory_; }
+
+ private:
+  std::vector<std::pair<int64_t, std::string>> complete() const;  // (step, folder), ascending
+
+  std::string directory_;
+  int64_t keep_last_;
+};
+
+// Writes `text` to `path` atomically (temporary file, fsync, rename, fsync of the folder).
+void write_file_atomically(const std::string& path, const std::string& text);
+std::string read_text_file(const std::string& path);
+
+}  // namespace smx::train

@@ -1,0 +1,94 @@
+#include "smx/train/adamw.h"
+
+#include <cmath>
+
+#include <torch/torch.h>
+
+#include "smx/core/error.h"
+#include "smx/core/shape.h"
+
+namespace smx::train {
+
+AdamW::AdamW(const torch::nn::Module& module, AdamWOptions options) : options_(options) {
+  for (const auto& p : module.named_parameters()) {
+    names_.push_back(p.key());
+    params_.push_back(p.value());
+    m_.push_back(torch::zeros_like(p.value()));
+    v_.push_back(torch::zeros_like(p.value()));
+  }
+}
+
+void AdamW::step(double lr) {
+  torch::NoGradGuard no_grad;
+  ++steps_;
+  const double b1 = options_.beta1, b2 = options_.beta2;
+  const double correction1 = 1.0 - std::pow(b1, static_cast<double>(steps_));
+  const double correction2 = 1.0 - std::pow(b2, static_cast<double>(steps_));
+  for (size_t i = 0; i < params_.size(); ++i) {
+    at::Tensor& p = params_[i];
+    const at::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    m_[i].mul_(b1).add_(g, 1.0 - b1);
+    v_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
+    // p -= lr · (m̂ / (√v̂ + ε) + wd · p)
+    const at::Tensor denom = (v_[i] / correction2).sqrt_().add_(options_.eps);
+    p.mul_(1.0 - lr * options_.weight_decay);
+    p.addcdiv_(m_[i], denom, -lr / correction1);
+  }
+}
+
+void AdamW::zero_grad() {
+  for (auto& p : params_)
+    if (p.grad().defined()) p.mutable_grad().zero_();
+}
+
+std::vector<io::NamedTensor> AdamW::state() const {
+  std::vector<io::NamedTensor> out;
+  out.push_back({"step", torch::tensor({steps_}, torch::kLong)});
+  for (size_t i = 0; i < names_.size(); ++i) {
+    out.push_back({"m." + names_[i], m_[i]});
+    out.push_back({"v." + names_[i], v_[i]});
+  }
+  return out;
+}
+
+void AdamW::load_state(const std::vector<io::NamedTensor>& state, const std::string& source) {
+  std::map<std::string, at::Tensor> by_name;
+  for (const auto& t : state) by_name[t.name] = t.tensor;
+  auto get = [&](const std::string& name, const at::Tensor& like) {
+    const auto it = by_name.find(name);
+    if (it == by_name.end())
+      fail("optimizer state '{}' has no tensor '{}': it was saved for another model", source, name);
+    if (like.defined() && it->second.sizes() != like.sizes())
+      fail("optimizer state '{}': '{}' is {}, the model needs {}", source, name,
+           shape_string(it->second.sizes()), shape_string(like.sizes()));
+    return it->second;
+  };
+  const at::Tensor step = get("step", {});
+  if (by_name.size() != 1 + 2 * names_.size())
+    fail("optimizer state '{}' has {} tensors, this model needs {}", source, by_name.size(),
+         1 + 2 * names_.size());
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < names_.size(); ++i) {
+    m_[i].copy_(get("m." + names_[i], m_[i]));
+    v_[i].copy_(get("v." + names_[i], v_[i]));
+  }
+  steps_ = step.item<int64_t>();
+}
+
+double clip_grad_norm(const torch::nn::Module& module, double max_norm) {
+  torch::NoGradGuard no_grad;
+  std::vector<at::Tensor> squares;
+  for (const auto& p : module.parameters())
+    if (p.grad().defined()) squares.push_back(p.grad().to(torch::kFloat).square().sum());
+  if (squares.empty()) return 0.0;
+  const double norm = torch::stack(squares).sum().sqrt().item<double>();
+  if (max_norm > 0 && norm > max_norm) {
+    const double scale = max_norm / (norm + 1e-6);
+    for (const auto& p : module.parameters())
+      if (p.grad().defined()) p.grad().mul_(scale);
+  }
+  return norm;
+}
+
+}  // namespace smx::train

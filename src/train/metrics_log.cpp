@@ -1,0 +1,80 @@
+#include "smx/train/metrics_log.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "smx/core/error.h"
+
+namespace smx::train {
+namespace {
+
+std::string duration(double seconds) {
+  const auto s = static_cast<int64_t>(seconds);
+  return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60)
+                   : fmt::format("{}m{:02}s", s / 60, s % 60);
+}
+
+}  // namespace
+
+MetricsLog::MetricsLog(const std::string& path, int64_t total_steps)
+    : total_steps_(total_steps), tty_(::isatty(STDERR_FILENO) != 0) {
+  file_ = std::fopen(path.c_str(), "a");
+  if (file_ == nullptr) fail("cannot open metrics file '{}': {}", path, std::strerror(errno));
+}
+
+MetricsLog::~MetricsLog() {
+  end_progress_line();
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void MetricsLog::append(const nlohmann::json& record) {
+  const std::string line = record.dump() + "\n";
+  std::fwrite(line.data(), 1, line.size(), file_);
+  std::fflush(file_);
+}
+
+void MetricsLog::end_progress_line() {
+  if (progress_open_) std::fputc('\n', stderr);
+  progress_open_ = false;
+}
+
+void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
+  append(r);
+  const int64_t step = r.at("step").get<int64_t>();
+  const double done = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total_steps_));
+  const double eta = done > 0 ? elapsed_s * (1.0 - done) / done : 0.0;
+  const std::string stats = fmt::format(
+      "step {}/{} loss {:.4f} mlm {:.3f} nsp {:.3f} {:.0f} tok/s lr {:.2e} elapsed {} eta {}", step,
+      total_steps_, r.at("loss").get<double>(), r.at("mlm_accuracy").get<double>(),
+      r.at("nsp_accuracy").get<double>(), r.at("tokens_per_s").get<double>(), r.at("lr").get<double>(),
+      duration(elapsed_s), duration(eta));
+  if (tty_) {
+    constexpr int kWidth = 24;
+    const int filled = static_cast<int>(done * kWidth);
+    std::fprintf(stderr, "\r[%s%s] %s\x1b[K", std::string(filled, '#').c_str(),
+                 std::string(kWidth - filled, '.').c_str(), stats.c_str());
+    progress_open_ = true;
+  } else {
+    std::fprintf(stderr, "%s\n", stats.c_str());
+  }
+  std::fflush(stderr);
+}
+
+void MetricsLog::eval(const nlohmann::json& r) {
+  append(r);
+  end_progress_line();
+  std::fprintf(stderr, "eval step %lld: loss %.4f mlm accuracy %.4f nsp accuracy %.4f (%lld examples)\n",
+               static_cast<long long>(r.at("step").get<int64_t>()), r.at("loss").get<double>(),
+               r.at("mlm_accuracy").get<double>(), r.at("nsp_accuracy").get<double>(),
+               static_cast<long long>(r.at("examples").get<int64_t>()));
+}
+
+void MetricsLog::message(const std::string& text) {
+  end_progress_line();
+  std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+}  // namespace smx::train
