@@ -1,14 +1,14 @@
-// smx pretrain as a process: kill -9 at arbitrary moments never leaves an unreadable checkpoint, and
-// SIGTERM stops with a checkpoint that --resume continues.
+// smx pretrain as a process: kill -9 at arbitrary moments never leaves an unreadable checkpoint,
+// and SIGTERM stops with a checkpoint that --resume continues.
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <random>
 #include <thread>
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -33,9 +33,9 @@ std::vector<std::string> pretrain_args(const smx::testing::ScratchDir& dir, bool
                              "--checkpoint-every", "1", "--keep", "2", "--eval-every", "0",
                              "--eval-batches", "1", "--eval-fraction", "0.1", "--threads", "1"});
     const auto vocab = std::to_string(smx::testing::tiny_tokenizer()->vocab_size());
-    args.insert(args.end(), {"--config", "sparse-mixer-tiny", "--set", "vocab_size=" + vocab,
-                             "--tokenizer", smx::testing::tiny_tokenizer()->path(), "--out",
-                             dir.file("run")});
+    args.insert(args.end(),
+                {"--config", "sparse-mixer-tiny", "--set", "vocab_size=" + vocab, "--tokenizer",
+                 smx::testing::tiny_tokenizer()->path(), "--out", dir.file("run")});
   }
   return args;
 }
@@ -65,6 +65,23 @@ int64_t check_latest_is_readable(const std::string& run) {
   return contents.step;
 }
 
+// Waits (up to a minute, for loaded machines) until the run has a checkpoint past `step`.
+void wait_for_checkpoint_after(const std::string& run, int64_t step) {
+  for (int i = 0; i < 600; ++i) {
+    // Only look at folder names here: the running job may be deleting old checkpoints.
+    int64_t newest = 0;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(run + "/checkpoints", ec)) {
+      const std::string name = e.path().filename().string();
+      if (name.rfind("step-", 0) == 0)
+        newest = std::max<int64_t>(newest, std::stoll(name.substr(5)));
+    }
+    if (newest > step) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ADD_FAILURE() << "no checkpoint after step " << step << " in " << run;
+}
+
 TEST(PretrainCommandTest, KillNineNeverLeavesAnUnreadableCheckpoint) {
   smx::testing::ScratchDir dir;
   dir.write("corpus.txt", smx::testing::numbered_corpus(150));
@@ -72,13 +89,15 @@ TEST(PretrainCommandTest, KillNineNeverLeavesAnUnreadableCheckpoint) {
   int64_t last_step = 0;
   for (int round = 0; round < 5; ++round) {
     const pid_t pid = spawn(pretrain_args(dir, round > 0));
-    // Let it start (and write a few checkpoints), then kill it at an arbitrary moment.
-    std::this_thread::sleep_for(std::chrono::milliseconds(1200 + rng() % 900));
+    // Let it get going (past its last checkpoint), then kill it at an arbitrary moment.
+    wait_for_checkpoint_after(dir.file("run"), last_step);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 700));
     ::kill(pid, SIGKILL);
     int status = 0;
     ::waitpid(pid, &status, 0);
     const int64_t step = check_latest_is_readable(dir.file("run"));
-    std::printf("    round %d: killed, newest checkpoint at step %lld\n", round, static_cast<long long>(step));
+    std::printf("    round %d: killed, newest checkpoint at step %lld\n", round,
+                static_cast<long long>(step));
     EXPECT_GE(step, last_step);  // progress is never lost
     last_step = step;
   }
@@ -90,7 +109,7 @@ TEST(PretrainCommandTest, SigtermCheckpointsAndResumeFinishes) {
   dir.write("corpus.txt", smx::testing::numbered_corpus(150));
   auto args = pretrain_args(dir, false);
   const pid_t pid = spawn(args);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  wait_for_checkpoint_after(dir.file("run"), 0);
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -102,7 +121,8 @@ TEST(PretrainCommandTest, SigtermCheckpointsAndResumeFinishes) {
   const auto r = smx::testing::run_smx("pretrain --resume " + dir.file("run") + " --steps " +
                                        std::to_string(stopped_at + 3));
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_THAT(r.output, ::testing::HasSubstr(fmt::format("steps {}..{}", stopped_at, stopped_at + 3)));
+  EXPECT_THAT(r.output,
+              ::testing::HasSubstr(fmt::format("steps {}..{}", stopped_at, stopped_at + 3)));
 }
 
 }  // namespace
