@@ -12,16 +12,7 @@ namespace {
 using ::testing::HasSubstr;
 using json = nlohmann::json;
 
-// Expects `body` to throw smx::Error whose message contains `needle`.
-template <typename F>
-void expect_error(F body, const std::string& needle) {
-  try {
-    body();
-    ADD_FAILURE() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr(needle));
-  }
-}
+using smx::testing::expect_error;
 
 TEST(LayoutTest, SpecExamples) {
   // SPEC §1.3: MIDDLE with L = 4: n = 1 -> {2}; n = 2 -> {1, 2}.

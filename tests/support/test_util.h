@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "smx/config/model_config.h"
+#include "smx/core/error.h"
 
 namespace smx::testing {
 
@@ -17,5 +18,17 @@ ModelConfig tiny_config(const std::string& arch = "linear", Padding padding = Pa
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 void expect_close(const at::Tensor& actual, const at::Tensor& expected, double tolerance,
                   const std::string& label);
+
+// Expects `body` to throw smx::Error whose message contains `needle`.
+template <typename F>
+void expect_error(F body, const std::string& needle) {
+  try {
+    body();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+        << "error message: " << e.what() << "\nexpected to contain: " << needle;
+  }
+}
 
 }  // namespace smx::testing

@@ -45,15 +45,7 @@ PretrainOptions options_in(const smx::testing::ScratchDir& dir, const std::strin
   return o;
 }
 
-template <typename F>
-void expect_error(F body, const std::string& needle) {
-  try {
-    body();
-    ADD_FAILURE() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_THAT(e.what(), HasSubstr(needle));
-  }
-}
+using smx::testing::expect_error;
 
 TEST(PretrainerTest, ResumeContinuesExactly) {
   smx::testing::ScratchDir dir;
