@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   smx::cli::register_info_command(app);
   smx::cli::register_init_command(app);
   smx::cli::register_forward_command(app);
+  smx::cli::register_bench_command(app);
   // TOKENIZER_PLACEHOLDER
   try {
     app.parse(argc, argv);
