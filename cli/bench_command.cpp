@@ -40,6 +40,7 @@ struct BenchCliOptions {
   bool inference_only = false;
   bool training_only = false;
   bool active_wait = false;
+  bool no_cache = false;
 };
 
 // libgomp reads OMP_WAIT_POLICY once, when it is loaded, so the passive policy needs a re-exec.
@@ -65,6 +66,7 @@ void run(const BenchCliOptions& o, CLI::App* cmd) {
   options.warmup = o.warmup;
   options.precision = bench::parse_precision(o.dtype);
   options.threads = o.threads;
+  options.caching_allocator = !o.no_cache;
   if (o.inference_only && o.training_only)
     fail("smx bench: --inference-only and --training-only exclude each other; drop one");
   options.inference = !o.training_only;
@@ -145,6 +147,8 @@ void register_bench_command(CLI::App& app) {
   cmd->add_flag("--active-wait", o->active_wait,
                 "Keep OpenMP's default (spinning) wait policy instead of re-running with "
                 "OMP_WAIT_POLICY=PASSIVE");
+  cmd->add_flag("--no-caching-allocator", o->no_cache,
+                "Use LibTorch's plain CPU allocator (every large tensor a fresh mmap)");
   cmd->callback([o, cmd] {
     if (!o->active_wait) reexec_with_passive_wait();
     run(*o, cmd);

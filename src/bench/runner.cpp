@@ -13,6 +13,7 @@
 #include "smx/bench/memory.h"
 #include "smx/bench/pretraining_step.h"
 #include "smx/bench/synthetic_batch.h"
+#include "smx/core/caching_allocator.h"
 #include "smx/core/error.h"
 #include "smx/model/sparse_mixer.h"
 
@@ -73,6 +74,7 @@ class Runner {
 
   // Times one eval forward; the first call of a case also records its memory high-water.
   double infer(Slot& s, bool record_peak) {
+    if (record_peak) release_cached_cpu_memory();
     const bool reset = record_peak && reset_peak_rss();
     const int64_t base = current_rss_bytes();
     const auto start = Clock::now();
@@ -91,6 +93,7 @@ class Runner {
   double train(Slot& s, bool record_peak) {
     // Training invalidates the cached bf16 weights of the eval path (and vice versa).
     clear_cast_cache();
+    if (record_peak) release_cached_cpu_memory();
     const bool reset = record_peak && reset_peak_rss();
     const int64_t base = current_rss_bytes();
     const auto start = Clock::now();
@@ -187,6 +190,7 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
                                           : std::max(1, static_cast<int>(report.cores)));
   report.threads = at::get_num_threads();
   report.options.threads = report.threads;
+  if (options.caching_allocator) enable_caching_cpu_allocator();
 
   std::vector<Slot> slots(cases.size());
   int64_t state_bytes = 0;

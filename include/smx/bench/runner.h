@@ -36,6 +36,7 @@ struct BenchOptions {
   bool inference = true;
   bool training = true;
   uint64_t seed = 0;
+  bool caching_allocator = true;  // smx::enable_caching_cpu_allocator() before building models
   // Run cases one after another instead of interleaved when their training state (weights,
   // gradients, AdamW moments) exceeds this many bytes together; 0 = 60% of MemAvailable.
   int64_t memory_budget_bytes = 0;
