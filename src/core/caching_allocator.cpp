@@ -24,7 +24,11 @@ void* aligned(size_t size) {
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   at::DataPtr allocate(size_t nbytes) const override {
-    if (nbytes < kMinCached) return c10::GetDefaultCPUAllocator()->allocate(nbytes);
+    if (nbytes < kMinCached) {  // not cached: the deleter finds no live_ entry and frees it
+      void* data = aligned(nbytes == 0 ? 1 : nbytes);
+      if (data == nullptr) throw std::bad_alloc();
+      return {data, data, &CachingCpuAllocator::deleter, at::Device(at::DeviceType::CPU)};
+    }
     const size_t size = (nbytes + kGranule - 1) / kGranule * kGranule;
     void* data = nullptr;
     {
@@ -54,13 +58,18 @@ class CachingCpuAllocator final : public c10::Allocator {
     return {data, data, &CachingCpuAllocator::deleter, at::Device(at::DeviceType::CPU)};
   }
 
-  at::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  // oneDNN scratch buffers use raw_allocate/raw_deallocate: every block's context is its pointer.
+  at::DeleterFnPtr raw_deleter() const override { return &CachingCpuAllocator::deleter; }
 
   void give_back(void* data) {
     size_t size = 0;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = live_.find(data);
+      if (it == live_.end()) {  // a small, uncached block
+        std::free(data);
+        return;
+      }
       size = it->second;
       live_.erase(it);
       if (cached_bytes_ + static_cast<int64_t>(size) <= limit_) {

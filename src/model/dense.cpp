@@ -45,7 +45,9 @@ LayerNorm::LayerNorm(int64_t features) {
 }
 
 at::Tensor LayerNorm::forward(const at::Tensor& x) const {
-  return at::layer_norm(x, {x.size(-1)}, scale, bias, 1e-12);
+  // Under bf16 autocast the input may be bf16: normalise in fp32, like autocast's fp32 ops.
+  const at::Tensor in = x.scalar_type() == scale.scalar_type() ? x : x.to(scale.scalar_type());
+  return at::layer_norm(in, {x.size(-1)}, scale, bias, 1e-12);
 }
 
 }  // namespace smx::model
