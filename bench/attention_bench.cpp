@@ -1,6 +1,7 @@
 // Self-attention at BERT-Base shapes (B = 8, N = 512, D = 768, H = 12), forward + backward: the
 // SelfAttention module against the formulation it replaced (scale applied to the [N, N] logits,
-// padding mask applied even when there is no padding). Same process, so the ratio is fair (one command line):
+// padding mask applied even when there is no padding). Same process, so the ratio is fair (one
+// command line):
 //   ./build/smx_bench --benchmark_filter=Attention --benchmark_repetitions=5
 //       --benchmark_enable_random_interleaving=true
 #include <cmath>

@@ -102,8 +102,9 @@ void run(const BenchCliOptions& o, CLI::App* cmd) {
     report.other_peak = is_bf16 ? fp32 : bf16;
   }
   if (o.peer) {
-    report.peer = bench::run_peer(cases, report.options, o.peer_python,
-                                  o.peer_script.empty() ? bench::default_peer_script() : o.peer_script);
+    report.peer =
+        bench::run_peer(cases, report.options, o.peer_python,
+                        o.peer_script.empty() ? bench::default_peer_script() : o.peer_script);
   }
   std::fputs(bench::format_report(report).c_str(), stdout);
   if (!o.json.empty()) {
@@ -123,7 +124,8 @@ void register_bench_command(CLI::App& app) {
                   "Comma-separated presets or JSON files (default: bert-base, sparse-mixer-base, "
                   "fast-sparse-mixer-base); ratios are to the first")
       ->delimiter(',');
-  cmd->add_option("--set", o->overrides, "Override a config key of every --config: --set key=value");
+  cmd->add_option("--set", o->overrides,
+                  "Override a config key of every --config: --set key=value");
   cmd->add_option("--ablation", o->ablation,
                   "Speed columns of an ablation table: mixing (T1), hybrid (T2), experts (T14), "
                   "capacity (T8), layout (T5), padding");
@@ -142,7 +144,8 @@ void register_bench_command(CLI::App& app) {
   cmd->add_flag("--peer", o->peer, "Also run the PyTorch eager peer on the same cases");
   cmd->add_option("--peer-python", o->peer_python, "Python with torch for --peer")
       ->capture_default_str();
-  cmd->add_option("--peer-script", o->peer_script, "Peer script (default bench/peers/torch_peer.py)");
+  cmd->add_option("--peer-script", o->peer_script,
+                  "Peer script (default bench/peers/torch_peer.py)");
   cmd->add_option("--json", o->json, "Also write the report as JSON to this file");
   cmd->add_flag("--active-wait", o->active_wait,
                 "Keep OpenMP's default (spinning) wait policy instead of re-running with "

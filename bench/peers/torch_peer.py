@@ -32,6 +32,16 @@ def is_replacement(layer, num_layers, n, layout):
     return layer >= num_layers - n  # TOP
 
 
+class LayerNorm(nn.LayerNorm):
+    """fp32 LayerNorm: CPU autocast in 1.13 leaves layer_norm out, and it rejects bf16 inputs."""
+
+    def __init__(self, d):
+        super().__init__(d, eps=1e-12)
+
+    def forward(self, x):
+        return super().forward(x.float())
+
+
 class Attention(nn.Module):
     def __init__(self, d, heads, p):
         super().__init__()
@@ -137,11 +147,11 @@ class Block(nn.Module):
             self.mixing = FourierMixing(c["max_seq_len"], arch == "h_net")
         else:
             raise NotImplementedError(f"mixing {arch}")
-        self.mixing_layer_norm = nn.LayerNorm(d, eps=1e-12)
+        self.mixing_layer_norm = LayerNorm(d)
         self.moe = MoeLayer(c) if is_replacement(
             layer, c["num_layers"], c["num_moe_layers"], c["moe_layout"]) else None
         self.feed_forward = None if self.moe else Mlp(d, c["d_ff"], c["dropout_rate"])
-        self.output_layer_norm = nn.LayerNorm(d, eps=1e-12)
+        self.output_layer_norm = LayerNorm(d)
         self.masked = c["padding"] == "masked"
 
     def forward(self, x, valid):
@@ -160,13 +170,13 @@ class SparseMixer(nn.Module):
         de, d, v = c["d_emb"], c["d_model"], c["vocab_size"]
         self.word = nn.Parameter(torch.randn(v, de) * 0.02)
         self.position = nn.Parameter(torch.randn(c["max_seq_len"], de) * 0.02)
-        self.type = nn.Parameter(torch.randn(c["type_vocab_size"], de) * 0.02)
-        self.embedding_norm = nn.LayerNorm(de, eps=1e-12)
+        self.type_embeddings = nn.Parameter(torch.randn(c["type_vocab_size"], de) * 0.02)
+        self.embedding_norm = LayerNorm(de)
         self.hidden_mapping_in = nn.Linear(de, d)
         self.layers = nn.ModuleList(Block(c, l) for l in range(c["num_layers"]))
         self.pooler = nn.Linear(d, d)
         self.mlm_dense = nn.Linear(d, de)
-        self.mlm_norm = nn.LayerNorm(de, eps=1e-12)
+        self.mlm_norm = LayerNorm(de)
         self.mlm_bias = nn.Parameter(torch.zeros(v))
         self.classification = nn.Linear(d, 2)
         self.c = c
@@ -174,7 +184,7 @@ class SparseMixer(nn.Module):
     def forward(self, ids, types, positions=None):
         n = ids.shape[1]
         valid = ids != self.c["pad_id"]
-        e = F.embedding(ids, self.word) + self.position[:n] + F.embedding(types, self.type)
+        e = F.embedding(ids, self.word) + self.position[:n] + F.embedding(types, self.type_embeddings)
         h = F.dropout(self.hidden_mapping_in(self.embedding_norm(e)), self.c["dropout_rate"],
                       self.training)
         z_losses = []

@@ -38,8 +38,10 @@ std::string ablation_title(const std::string& kind) {
   if (kind == "capacity") return "Table 8 variants: Sparse Mixer Base by capacity factor";
   if (kind == "layout") return "Table 5 (speed): MoE layer count and layout";
   if (kind == "padding") return "Padding: 128-token examples, padded to 512 vs masked at 128";
-  fail("--ablation: unknown kind '{}'; use one of mixing, hybrid, experts, capacity, layout, padding",
-       kind);
+  fail(
+      "--ablation: unknown kind '{}'; use one of mixing, hybrid, experts, capacity, layout, "
+      "padding",
+      kind);
 }
 
 std::vector<BenchCase> ablation_cases(const std::string& kind) {
@@ -47,13 +49,16 @@ std::vector<BenchCase> ablation_cases(const std::string& kind) {
   std::vector<BenchCase> cases;
   if (kind == "mixing") {
     cases.push_back(make_case("bert", "bert-base", {}));
-    cases.push_back(make_case("linear", "bert-base", {"model_arch=linear", "num_attention_layers=0"}));
+    cases.push_back(
+        make_case("linear", "bert-base", {"model_arch=linear", "num_attention_layers=0"}));
     cases.push_back(make_case("f_net (fft)", "bert-base",
                               {"model_arch=f_net", "num_attention_layers=0", "use_fft=true"}));
     cases.push_back(make_case("h_net (fft)", "bert-base",
                               {"model_arch=h_net", "num_attention_layers=0", "use_fft=true"}));
-    cases.push_back(make_case("c_net", "bert-base", {"model_arch=c_net", "num_attention_layers=0"}));
-    cases.push_back(make_case("t_net", "bert-base", {"model_arch=t_net", "num_attention_layers=0"}));
+    cases.push_back(
+        make_case("c_net", "bert-base", {"model_arch=c_net", "num_attention_layers=0"}));
+    cases.push_back(
+        make_case("t_net", "bert-base", {"model_arch=t_net", "num_attention_layers=0"}));
   } else if (kind == "hybrid") {
     cases.push_back(make_case("bert", "bert-base", {}));
     for (const char* arch : {"linear", "h_net"})
@@ -68,17 +73,19 @@ std::vector<BenchCase> ablation_cases(const std::string& kind) {
   } else if (kind == "experts") {
     cases.push_back(make_case("bert", "bert-base", {}));
     for (int e : {8, 16, 32, 64})
-      cases.push_back(make_case(fmt::format("{} experts", e), "bert-base", linear4_moe(6, "MIXED", e)));
+      cases.push_back(
+          make_case(fmt::format("{} experts", e), "bert-base", linear4_moe(6, "MIXED", e)));
   } else if (kind == "capacity") {
     cases.push_back(make_case("bert", "bert-base", {}));
     for (const char* cf : {"2.0", "1.0", "0.5", "0.25"})
-      cases.push_back(make_case(fmt::format("SM cf {}", cf), "sparse-mixer-base",
-                                {std::string("train_capacity_factor=") + cf,
-                                 std::string("eval_capacity_factor=") + cf}));
+      cases.push_back(make_case(
+          fmt::format("SM cf {}", cf), "sparse-mixer-base",
+          {std::string("train_capacity_factor=") + cf, std::string("eval_capacity_factor=") + cf}));
   } else if (kind == "layout") {
     cases.push_back(make_case("bert", "bert-base", {}));
     for (int n : {2, 4, 6, 12})
-      cases.push_back(make_case(fmt::format("{}-MIXED", n), "bert-base", linear4_moe(n, "MIXED", 16)));
+      cases.push_back(
+          make_case(fmt::format("{}-MIXED", n), "bert-base", linear4_moe(n, "MIXED", 16)));
     for (const char* layout : {"BOTTOM", "MIDDLE", "TOP"})
       cases.push_back(
           make_case(fmt::format("6-{}", layout), "bert-base", linear4_moe(6, layout, 16)));

@@ -41,11 +41,11 @@ nlohmann::json run_peer(const std::vector<BenchCase>& cases, const BenchOptions&
   const auto dir = std::filesystem::temp_directory_path() /
                    fmt::format("smx-peer-{}", static_cast<long>(::getpid()));
   std::filesystem::create_directories(dir);
-  const std::string spec_path = (dir / "spec.json").string(), out_path = (dir / "out.json").string();
+  const std::string spec_path = (dir / "spec.json").string(),
+                    out_path = (dir / "out.json").string();
   std::ofstream(spec_path) << spec.dump(2);
-  const std::string command =
-      fmt::format("OMP_NUM_THREADS={} '{}' '{}' --spec '{}' --out '{}'", options.threads, python,
-                  script, spec_path, out_path);
+  const std::string command = fmt::format("OMP_NUM_THREADS={} '{}' '{}' --spec '{}' --out '{}'",
+                                          options.threads, python, script, spec_path, out_path);
   if (options.progress) options.progress("running the PyTorch peer: " + command);
   const int status = std::system(command.c_str());
   nlohmann::json result;

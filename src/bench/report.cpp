@@ -45,18 +45,26 @@ std::string format_report(const BenchReport& r) {
   const CaseResult& first = r.cases.front();
   for (const CaseResult& c : r.cases) {
     const std::string inf =
-        c.inference_ms.samples.empty() ? "-" : range(c.inference_ms) + " " + ratio(first.inference_ms, c.inference_ms);
+        c.inference_ms.samples.empty()
+            ? "-"
+            : range(c.inference_ms) + " " + ratio(first.inference_ms, c.inference_ms);
     const std::string train =
         c.training_skipped ? "skipped (memory)"
-        : c.training_ms.samples.empty() ? "-"
-                                        : range(c.training_ms) + " " + ratio(first.training_ms, c.training_ms);
+        : c.training_ms.samples.empty()
+            ? "-"
+            : range(c.training_ms) + " " + ratio(first.training_ms, c.training_ms);
     std::string label = c.label;
-    if (c.real_length < c.seq_len) label += fmt::format(" [{} of {}]", c.real_length, c.seq_len);
-    else if (c.seq_len != o.seq_len) label += fmt::format(" [N={}]", c.seq_len);
+    if (c.real_length < c.seq_len)
+      label += fmt::format(" [{} of {}]", c.real_length, c.seq_len);
+    else if (c.seq_len != o.seq_len)
+      label += fmt::format(" [N={}]", c.seq_len);
     out += fmt::format("  {:<30} {:>9} {:>7.1f}M  {:<32} {:<32} {:>10.1f}{:<5}  {:>10.1f}{:<5}\n",
-                       label, c.gflops_per_example >= 1 ? fmt::format("{:.1f}", c.gflops_per_example) : fmt::format("{:.4f}", c.gflops_per_example), c.parameters / 1e6, inf, train,
-                       c.inference_gflops_per_s(), percent_of(c.inference_gflops_per_s(), r.peak),
-                       c.training_gflops_per_s(), percent_of(c.training_gflops_per_s(), r.peak));
+                       label,
+                       c.gflops_per_example >= 1 ? fmt::format("{:.1f}", c.gflops_per_example)
+                                                 : fmt::format("{:.4f}", c.gflops_per_example),
+                       c.parameters / 1e6, inf, train, c.inference_gflops_per_s(),
+                       percent_of(c.inference_gflops_per_s(), r.peak), c.training_gflops_per_s(),
+                       percent_of(c.training_gflops_per_s(), r.peak));
   }
   out += "  peak RSS (weights + the step's high-water):";
   for (const CaseResult& c : r.cases)
@@ -74,7 +82,8 @@ std::string format_report(const BenchReport& r) {
       }
       out += ")\n";
     }
-  if (r.peak) out += "  GFLOP/s columns: useful FLOPs (training = 3x forward) and % of the GEMM peak\n";
+  if (r.peak)
+    out += "  GFLOP/s columns: useful FLOPs (training = 3x forward) and % of the GEMM peak\n";
   if (!r.peer.is_null()) {
     out += fmt::format("  PyTorch eager peer ({}):\n", r.peer.value("torch", std::string("torch")));
     for (const auto& p : r.peer.at("cases")) {
@@ -110,9 +119,12 @@ nlohmann::json to_json(const BenchReport& r) {
   nlohmann::json j;
   j["title"] = r.title;
   j["machine"] = {{"cpu", r.cpu_model}, {"cores", r.cores}, {"threads", r.threads}};
-  j["settings"] = {{"seq_len", o.seq_len},     {"batch", o.batch},
-                   {"dtype", to_string(o.precision)}, {"repeats", o.repeats},
-                   {"warmup", o.warmup},       {"interleaved", r.interleaved},
+  j["settings"] = {{"seq_len", o.seq_len},
+                   {"batch", o.batch},
+                   {"dtype", to_string(o.precision)},
+                   {"repeats", o.repeats},
+                   {"warmup", o.warmup},
+                   {"interleaved", r.interleaved},
                    {"peak_rss_reset", r.peak_rss_reset}};
   nlohmann::json rows = nlohmann::json::array();
   for (const CaseResult& c : r.cases) {

@@ -194,8 +194,8 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
 
   std::vector<Slot> slots(cases.size());
   int64_t state_bytes = 0;
-  const int64_t budget =
-      options.memory_budget_bytes > 0 ? options.memory_budget_bytes : mem_available_bytes() * 6 / 10;
+  const int64_t budget = options.memory_budget_bytes > 0 ? options.memory_budget_bytes
+                                                         : mem_available_bytes() * 6 / 10;
   for (size_t i = 0; i < cases.size(); ++i) {
     Slot& s = slots[i];
     s.spec = cases[i];

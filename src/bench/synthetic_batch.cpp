@@ -13,8 +13,10 @@ PretrainingBatch make_synthetic_batch(const ModelConfig& config, int64_t batch, 
                                       uint64_t seed, int64_t real_length) {
   const int64_t B = batch, N = seq_len, L = real_length > 0 ? real_length : seq_len;
   if (B < 1 || N < 2 || L > N)
-    fail("synthetic batch: need batch >= 1, seq_len >= 2 and real length <= seq_len (got {}, {}, {})",
-         B, N, L);
+    fail(
+        "synthetic batch: need batch >= 1, seq_len >= 2 and real length <= seq_len (got {}, {}, "
+        "{})",
+        B, N, L);
   at::Generator gen = at::detail::createCPUGenerator(seed);
   const auto i64 = torch::TensorOptions().dtype(torch::kLong);
   PretrainingBatch b;

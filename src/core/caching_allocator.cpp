@@ -4,8 +4,8 @@
 
 #include <cstdlib>
 #include <map>
-#include <new>
 #include <mutex>
+#include <new>
 #include <unordered_map>
 
 #include <c10/core/CPUAllocator.h>
@@ -122,8 +122,8 @@ void CachingCpuAllocator::deleter(void* data) {
 void enable_caching_cpu_allocator(int64_t cache_limit_bytes) {
   static std::once_flag once;
   if (cache_limit_bytes <= 0)
-    cache_limit_bytes =
-        static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<int64_t>(sysconf(_SC_PAGESIZE)) / 4;
+    cache_limit_bytes = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) *
+                        static_cast<int64_t>(sysconf(_SC_PAGESIZE)) / 4;
   instance().set_limit(cache_limit_bytes);
   std::call_once(once, [] { c10::SetCPUAllocator(&instance(), /*priority=*/100); });
 }

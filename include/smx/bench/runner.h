@@ -47,12 +47,12 @@ struct CaseResult {
   std::string label;
   std::string config_name;
   int64_t seq_len = 0, real_length = 0;
-  int64_t parameters = 0;          // encoder + pre-training heads
-  double gflops_per_example = 0;   // useful forward GFLOPs with the heads (accounting)
-  double einsum_gflops = 0;        // what the reference's one-hot dispatch would add
-  double inference_gflops = 0;     // encoder forward GFLOPs per example (what inference runs)
-  Stats inference_ms;              // per example
-  Stats training_ms;               // per example, one optimizer step
+  int64_t parameters = 0;            // encoder + pre-training heads
+  double gflops_per_example = 0;     // useful forward GFLOPs with the heads (accounting)
+  double einsum_gflops = 0;          // what the reference's one-hot dispatch would add
+  double inference_gflops = 0;       // encoder forward GFLOPs per example (what inference runs)
+  Stats inference_ms;                // per example
+  Stats training_ms;                 // per example, one optimizer step
   int64_t inference_peak_bytes = 0;  // weights + the eval forward's high-water above them
   int64_t training_peak_bytes = 0;   // weights + first step's high-water (grads, AdamW, acts)
   bool training_skipped = false;     // training state would not fit the memory budget
@@ -70,9 +70,9 @@ struct BenchReport {
   bool interleaved = true;
   bool peak_rss_reset = true;  // false: peaks are process-wide high-water marks
   std::vector<CaseResult> cases;
-  std::optional<GemmPeak> peak;  // measured at the run's precision when asked for
+  std::optional<GemmPeak> peak;        // measured at the run's precision when asked for
   std::optional<GemmPeak> other_peak;  // the other precision (with --peak)
-  nlohmann::json peer;  // null, or the PyTorch peer's report
+  nlohmann::json peer;                 // null, or the PyTorch peer's report
   double wall_seconds = 0;
 };
 

@@ -11,10 +11,10 @@
 namespace smx::bench {
 
 struct PretrainingBatch {
-  at::Tensor input_ids;   // [B, N] int64; pads (pad_id) from position `real_length` on
-  at::Tensor type_ids;    // [B, N] int64: 0 for the first half of the real tokens, 1 after
-  at::Tensor positions;   // [B, P] int64 masked positions, sorted, inside the real tokens
-  at::Tensor mlm_labels;  // [B, P] int64
+  at::Tensor input_ids;    // [B, N] int64; pads (pad_id) from position `real_length` on
+  at::Tensor type_ids;     // [B, N] int64: 0 for the first half of the real tokens, 1 after
+  at::Tensor positions;    // [B, P] int64 masked positions, sorted, inside the real tokens
+  at::Tensor mlm_labels;   // [B, P] int64
   at::Tensor mlm_weights;  // [B, P] float, all 1
   at::Tensor nsp_labels;   // [B] int64 in {0, 1}
 };
