@@ -8,6 +8,7 @@ namespace smx::cli {
 void register_info_command(CLI::App& app);
 void register_init_command(CLI::App& app);
 void register_forward_command(CLI::App& app);
+void register_bench_command(CLI::App& app);
 void register_tokenizer_command(CLI::App& app);
 void register_pretrain_command(CLI::App& app);
 void register_plot_command(CLI::App& app);

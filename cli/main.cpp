@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   smx::cli::register_tokenizer_command(app);
   smx::cli::register_pretrain_command(app);
   smx::cli::register_plot_command(app);
+  smx::cli::register_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,22 @@
 #include <torch/torch.h>
 
 namespace smx::model {
+namespace {
+
+// The most negative finite value of `type` (a float's lowest would round to -inf in bf16, and a
+// row of -inf turns the softmax into NaN).
+double lowest_finite(at::ScalarType type) {
+  switch (type) {
+    case at::kBFloat16:
+      return static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+    case at::kHalf:
+      return static_cast<double>(std::numeric_limits<c10::Half>::lowest());
+    default:
+      return static_cast<double>(std::numeric_limits<float>::lowest());
+  }
+}
+
+}  // namespace
 
 SelfAttention::SelfAttention(int64_t d_model, int64_t num_heads, double dropout_rate)
     : num_heads_(num_heads), dropout_rate_(dropout_rate) {
@@ -19,14 +35,19 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
   const at::Tensor& x = input.x;
   const int64_t B = x.size(0), N = x.size(1), D = x.size(2), H = num_heads_, Dh = D / H;
   auto heads = [&](const at::Tensor& t) { return t.view({B, N, H, Dh}).transpose(1, 2); };
-  const at::Tensor q = heads(query->forward(x));  // [B, H, N, Dh]
-  const at::Tensor k = heads(key->forward(x));
+  // q·kᵀ/√Dh with the scale on q ([N, Dh] per head) instead of the logits ([N, N]); exact for
+  // the power-of-two √Dh of every preset (Dh = 64).
+  const at::Tensor q = heads(query->forward(x) * (1.0 / std::sqrt(static_cast<double>(Dh))));
+  const at::Tensor k = heads(key->forward(x));  // [B, H, N, Dh]
   const at::Tensor v = heads(value->forward(x));
 
-  at::Tensor logits = at::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(Dh));
-  // [B, 1, N, N]: a pad query row masks every key and so ends up attending uniformly.
-  const at::Tensor mask = (input.valid.unsqueeze(2) & input.valid.unsqueeze(1)).unsqueeze(1);
-  logits = logits.masked_fill(mask.logical_not(), std::numeric_limits<float>::lowest());
+  at::Tensor logits = at::matmul(q, k.transpose(-2, -1));  // [B, H, N, N]
+  // Without pads the mask is all true: skip a pass over [B, H, N, N] (and its backward).
+  if (!input.valid.all().item<bool>()) {
+    // [B, 1, N, N]: a pad query row masks every key and so ends up attending uniformly.
+    const at::Tensor mask = (input.valid.unsqueeze(2) & input.valid.unsqueeze(1)).unsqueeze(1);
+    logits = logits.masked_fill(mask.logical_not(), lowest_finite(logits.scalar_type()));
+  }
   at::Tensor probs = at::softmax(logits, -1);  // [B, H, N, N]
   if (is_training() && dropout_rate_ > 0) {
     const double keep = 1.0 - dropout_rate_;

@@ -29,8 +29,14 @@ Dense::Dense(int64_t in_features, int64_t out_features, bool with_bias, DenseIni
 }
 
 at::Tensor Dense::forward(const at::Tensor& x) const {
-  // linear() takes [out, in]; the transpose is a view, GEMM reads it with a transposed flag.
-  return at::linear(x, kernel.t(), bias);
+  // The GEMMs at::linear(x, kernel.t(), bias) would run, but with the leaf `kernel` itself as the
+  // operand: under bf16 autocast its cast is then cached (a view like kernel.t() is re-cast on
+  // every call).
+  if (bias.defined() && x.dim() == 2) return at::addmm(bias, x, kernel);
+  if (bias.defined() && x.dim() == 3 && x.is_contiguous())
+    return at::addmm(bias, x.view({-1, x.size(2)}), kernel).view({x.size(0), x.size(1), -1});
+  at::Tensor out = at::matmul(x, kernel);
+  return bias.defined() ? out.add_(bias) : out;
 }
 
 LayerNorm::LayerNorm(int64_t features) {
@@ -39,7 +45,9 @@ LayerNorm::LayerNorm(int64_t features) {
 }
 
 at::Tensor LayerNorm::forward(const at::Tensor& x) const {
-  return at::layer_norm(x, {x.size(-1)}, scale, bias, 1e-12);
+  // Under bf16 autocast the input may be bf16: normalise in fp32, like autocast's fp32 ops.
+  const at::Tensor in = x.scalar_type() == scale.scalar_type() ? x : x.to(scale.scalar_type());
+  return at::layer_norm(in, {x.size(-1)}, scale, bias, 1e-12);
 }
 
 }  // namespace smx::model

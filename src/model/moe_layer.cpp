@@ -1,5 +1,6 @@
 #include "smx/model/moe_layer.h"
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
 
 #include "smx/routing/capacity.h"
@@ -28,7 +29,12 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
   if (is_training() && config_.jitter_noise > 0)
     router_in = router_in * torch::empty_like(router_in).uniform_(1.0 - config_.jitter_noise,
                                                                   1.0 + config_.jitter_noise);
-  const at::Tensor logits = router->forward(router_in);  // [T, E]
+  at::Tensor logits;  // [T, E]
+  {
+    // fp32 even under bf16 autocast: routing decisions and the z-loss see full precision.
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+    logits = router->forward(router_in);
+  }
   const at::Tensor probs = at::softmax(logits, -1);
 
   // Groups: whole examples ("sequence") or at most max_group_size flattened tokens.

@@ -1,0 +1,161 @@
+// smx bench: the paper's Table 8 speed comparison (and its ablation tables) measured in one
+// process: inference and training ms/example, GFLOP/s, peak memory, optional GEMM peak and
+// PyTorch peer. See bench/README.md for the commands behind every published number.
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "smx/bench/ablations.h"
+#include "smx/bench/gemm_peak.h"
+#include "smx/bench/peer.h"
+#include "smx/bench/runner.h"
+#include "smx/core/error.h"
+
+namespace smx::cli {
+namespace {
+
+struct BenchCliOptions {
+  std::vector<std::string> configs;
+  std::vector<std::string> overrides;
+  std::string ablation;
+  std::string dtype = "fp32";
+  std::string json;
+  std::string peer_python = "/usr/bin/python3";
+  std::string peer_script;
+  int64_t seq_len = 512;
+  int64_t batch = 8;
+  int threads = 0;
+  int repeats = 3;
+  int warmup = 1;
+  bool quick = false;
+  bool peak = false;
+  bool peer = false;
+  bool inference_only = false;
+  bool training_only = false;
+  bool active_wait = false;
+  bool no_cache = false;
+};
+
+// libgomp reads OMP_WAIT_POLICY once, when it is loaded, so the passive policy needs a re-exec.
+void reexec_with_passive_wait() {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  std::ifstream cmdline("/proc/self/cmdline", std::ios::binary);
+  std::vector<std::string> args;
+  for (std::string arg; std::getline(cmdline, arg, '\0');) args.push_back(arg);
+  if (args.empty()) return;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  std::fflush(stdout);
+  execv("/proc/self/exe", argv.data());  // returns only on failure: carry on without it
+}
+
+void run(const BenchCliOptions& o, CLI::App* cmd) {
+  bench::BenchOptions options;
+  options.seq_len = o.seq_len;
+  options.batch = o.quick && cmd->count("--batch") == 0 ? 2 : o.batch;
+  options.repeats = o.quick && cmd->count("--repeats") == 0 ? 1 : o.repeats;
+  options.warmup = o.warmup;
+  options.precision = bench::parse_precision(o.dtype);
+  options.threads = o.threads;
+  options.caching_allocator = !o.no_cache;
+  if (o.inference_only && o.training_only)
+    fail("smx bench: --inference-only and --training-only exclude each other; drop one");
+  options.inference = !o.training_only;
+  options.training = !o.inference_only;
+  options.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  if (options.precision == bench::Precision::kBf16 && !bench::cpu_has_avx512_bf16())
+    std::fprintf(stderr, "note: this CPU has no AVX512-BF16; bf16 GEMMs will be emulated (slow)\n");
+
+  std::vector<bench::BenchCase> cases;
+  std::string title;
+  if (!o.ablation.empty()) {
+    if (!o.configs.empty())
+      fail("smx bench: --ablation builds its own configs; drop --config (or drop --ablation)");
+    cases = bench::ablation_cases(o.ablation);
+    title = bench::ablation_title(o.ablation);
+  } else {
+    std::vector<std::string> names = o.configs;
+    if (names.empty()) names = {"bert-base", "sparse-mixer-base", "fast-sparse-mixer-base"};
+    for (const auto& name : names) {
+      ModelConfig c = load_model_config(name, o.overrides);
+      cases.push_back({c.name, c, 0, 0});
+    }
+    title = "Table 8: speed at Base size";
+  }
+
+  bench::BenchReport report = bench::run_bench(title, cases, options);
+  if (o.peak) {
+    options.progress("measuring the GEMM peak (fp32 and bf16)");
+    const bench::GemmPeak fp32 = bench::measure_gemm_peak(bench::Precision::kFp32);
+    const bench::GemmPeak bf16 = bench::measure_gemm_peak(bench::Precision::kBf16);
+    const bool is_bf16 = options.precision == bench::Precision::kBf16;
+    report.peak = is_bf16 ? bf16 : fp32;
+    report.other_peak = is_bf16 ? fp32 : bf16;
+  }
+  if (o.peer) {
+    report.peer =
+        bench::run_peer(cases, report.options, o.peer_python,
+                        o.peer_script.empty() ? bench::default_peer_script() : o.peer_script);
+  }
+  std::fputs(bench::format_report(report).c_str(), stdout);
+  if (!o.json.empty()) {
+    std::ofstream out(o.json);
+    if (!out) fail("--json: cannot write {}; check the directory exists and is writable", o.json);
+    out << bench::to_json(report).dump(2) << "\n";
+  }
+}
+
+}  // namespace
+
+void register_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchCliOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Table 8 speed comparison: inference and training ms/example, GFLOP/s, memory");
+  cmd->add_option("--config,-c", o->configs,
+                  "Comma-separated presets or JSON files (default: bert-base, sparse-mixer-base, "
+                  "fast-sparse-mixer-base); ratios are to the first")
+      ->delimiter(',');
+  cmd->add_option("--set", o->overrides,
+                  "Override a config key of every --config: --set key=value");
+  cmd->add_option("--ablation", o->ablation,
+                  "Speed columns of an ablation table: mixing (T1), hybrid (T2), experts (T14), "
+                  "capacity (T8), layout (T5), padding");
+  cmd->add_option("--seq-len", o->seq_len, "Sequence length N")->capture_default_str();
+  cmd->add_option("--batch", o->batch, "Examples per step")->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "fp32, or bf16 (autocast GEMMs, fp32 router and losses)")
+      ->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Intra-op threads (0 = every core)")
+      ->capture_default_str();
+  cmd->add_option("--repeats", o->repeats, "Timed repeats per case")->capture_default_str();
+  cmd->add_option("--warmup", o->warmup, "Untimed warm-up rounds")->capture_default_str();
+  cmd->add_flag("--quick", o->quick, "Batch 2 and 1 repeat unless given: a fast smoke run");
+  cmd->add_flag("--inference-only", o->inference_only, "Skip the training steps");
+  cmd->add_flag("--training-only", o->training_only, "Skip the inference forwards");
+  cmd->add_flag("--peak", o->peak, "Also measure this machine's fp32 and bf16 GEMM peak");
+  cmd->add_flag("--peer", o->peer, "Also run the PyTorch eager peer on the same cases");
+  cmd->add_option("--peer-python", o->peer_python, "Python with torch for --peer")
+      ->capture_default_str();
+  cmd->add_option("--peer-script", o->peer_script,
+                  "Peer script (default bench/peers/torch_peer.py)");
+  cmd->add_option("--json", o->json, "Also write the report as JSON to this file");
+  cmd->add_flag("--active-wait", o->active_wait,
+                "Keep OpenMP's default (spinning) wait policy instead of re-running with "
+                "OMP_WAIT_POLICY=PASSIVE");
+  cmd->add_flag("--no-caching-allocator", o->no_cache,
+                "Use LibTorch's plain CPU allocator (every large tensor a fresh mmap)");
+  cmd->callback([o, cmd] {
+    if (!o->active_wait) reexec_with_passive_wait();
+    run(*o, cmd);
+  });
+}
+
+}  // namespace smx::cli

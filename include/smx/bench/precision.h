@@ -1,0 +1,39 @@
+// Compute precision of a bench run. fp32 is the model's own path. bf16 is autocast (SPEC §0.5):
+// GEMMs (linear/matmul/bmm/baddbmm/addmm) run in bf16 with fp32 master weights, while the router
+// (MoeLayer disables autocast around it), softmax of the router and the losses stay fp32.
+#pragma once
+
+#include <string>
+
+#include <torch/types.h>
+
+namespace smx::bench {
+
+enum class Precision { kFp32, kBf16 };
+
+Precision parse_precision(const std::string& text);  // "fp32" | "bf16"
+std::string to_string(Precision precision);
+at::ScalarType scalar_type(Precision precision);
+
+// True when this CPU has native bf16 dot products (AVX512-BF16), which oneDNN's bf16 GEMM uses.
+bool cpu_has_avx512_bf16();
+
+// RAII: enables CPU autocast to bf16 for kBf16 (no-op for kFp32). The weight-cast cache lives
+// until clear_cast_cache(): keep it across eval forwards (weights do not change: this is serving
+// with bf16 weights), clear it after every optimizer step.
+class PrecisionScope {
+ public:
+  explicit PrecisionScope(Precision precision);
+  ~PrecisionScope();
+  PrecisionScope(const PrecisionScope&) = delete;
+  PrecisionScope& operator=(const PrecisionScope&) = delete;
+
+ private:
+  bool enabled_ = false;
+  bool was_enabled_ = false;
+  at::ScalarType previous_dtype_ = at::kBFloat16;
+};
+
+void clear_cast_cache();
+
+}  // namespace smx::bench

@@ -1,0 +1,28 @@
+// One pre-training step for timing: forward with the MLM and NSP heads, the SPEC §3 loss
+// (MLM mean + NSP mean + 0.01·Σaux + 1e-4·Σz, all in fp32), backward and an AdamW step (SPEC §5).
+#pragma once
+
+#include <memory>
+
+#include <torch/torch.h>
+
+#include "smx/bench/synthetic_batch.h"
+#include "smx/model/sparse_mixer.h"
+
+namespace smx::bench {
+
+// Loss of one batch; logits are cast to fp32 before the softmax cross-entropies.
+at::Tensor pretraining_loss(const model::SparseMixerOutput& out, const PretrainingBatch& batch,
+                            const ModelConfig& config);
+
+// AdamW as in SPEC §5: β = (0.9, 0.999), ε = 1e-6, weight decay 0.01 on every parameter.
+std::unique_ptr<torch::optim::AdamW> make_adamw(model::SparseMixer& model, double lr = 1e-4);
+
+// forward + loss + backward + optimizer step; returns the loss value.
+double pretraining_step(model::SparseMixer& model, torch::optim::Optimizer& optimizer,
+                        const PretrainingBatch& batch);
+
+// Eval-mode forward without grad: encoder, pooler and the classification head (no MLM head).
+at::Tensor inference_forward(model::SparseMixer& model, const PretrainingBatch& batch);
+
+}  // namespace smx::bench

@@ -1,0 +1,51 @@
+#include "smx/bench/precision.h"
+
+#include <fstream>
+
+#include <ATen/autocast_mode.h>
+
+#include "smx/core/error.h"
+
+namespace smx::bench {
+
+Precision parse_precision(const std::string& text) {
+  if (text == "fp32") return Precision::kFp32;
+  if (text == "bf16") return Precision::kBf16;
+  fail("--dtype: unknown precision '{}'; use fp32 or bf16", text);
+}
+
+std::string to_string(Precision precision) {
+  return precision == Precision::kBf16 ? "bf16" : "fp32";
+}
+
+at::ScalarType scalar_type(Precision precision) {
+  return precision == Precision::kBf16 ? at::kBFloat16 : at::kFloat;
+}
+
+bool cpu_has_avx512_bf16() {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string word;
+  while (cpuinfo >> word)
+    if (word == "avx512_bf16") return true;
+  return false;
+}
+
+PrecisionScope::PrecisionScope(Precision precision) : enabled_(precision == Precision::kBf16) {
+  if (!enabled_) return;
+  was_enabled_ = at::autocast::is_cpu_enabled();
+  previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
+  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+  at::autocast::set_cpu_enabled(true);
+}
+
+PrecisionScope::~PrecisionScope() {
+  if (!enabled_) return;
+  at::autocast::set_cpu_enabled(was_enabled_);
+  at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+}
+
+void clear_cast_cache() {
+  at::autocast::clear_cache();
+}
+
+}  // namespace smx::bench
