@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "model_options.h"
 #include "smx/core/error.h"
+#include "smx/core/threads.h"
 #include "smx/data/batch_padding.h"
 #include "smx/io/safetensors.h"
 #include "smx/model/model_weights.h"
@@ -43,6 +44,7 @@ void register_forward_command(CLI::App& app) {
   struct Options {
     ModelOptions model;
     std::string weights, input, out;
+    int threads = 0;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("forward", "Eval-mode forward pass on ids from JSON");
@@ -54,6 +56,7 @@ void register_forward_command(CLI::App& app) {
                   "\"masked_lm_positions\": ...}")
       ->required();
   cmd->add_option("--out,-o", o->out, "Output .safetensors")->required();
+  cmd->add_option("--threads", o->threads, "Intra-op threads (0: every core)");
   cmd->callback([o] {
     const ModelConfig config = o->model.load();
     std::ifstream in(o->input);
@@ -106,6 +109,7 @@ void register_forward_command(CLI::App& app) {
         fail("{}: masked_lm_positions must be in [0, {})", o->input, N);
     }
 
+    configure_threads(o->threads);
     const torch::Device device(o->model.device);
     auto model = model::make_sparse_mixer(config, 0);
     model::load_model_weights(*model, o->weights);

@@ -45,17 +45,21 @@ void register_pretrain_command(CLI::App& app) {
   option("--warmup", &P::warmup_steps, "Warmup steps (-1: 10% of --steps, at most 10,000)");
   option("--weight-decay", &P::weight_decay, "AdamW decoupled weight decay");
   option("--clip-norm", &P::clip_norm, "Global gradient-norm clip (0: off)");
-  option("--max-time", &P::max_time_s, "Stop with a checkpoint after this many seconds (0: no limit)");
-  option("--stop-after", &P::stop_after, "Stop with a checkpoint after this many steps (0: no limit)");
+  option("--max-time", &P::max_time_s,
+         "Stop with a checkpoint after this many seconds (0: no limit)");
+  option("--stop-after", &P::stop_after,
+         "Stop with a checkpoint after this many steps (0: no limit)");
   option("--log-every", &P::log_every, "Steps per log line / metrics record");
   option("--eval-every", &P::eval_every, "Steps between held-out evaluations (0: only at the end)");
   option("--eval-batches", &P::eval_batches, "Held-out batches per evaluation");
   option("--eval-fraction", &P::eval_fraction, "Share of documents held out");
-  option("--checkpoint-every", &P::checkpoint_every, "Steps between checkpoints (0: end and signals)");
+  option("--checkpoint-every", &P::checkpoint_every,
+         "Steps between checkpoints (0: end and signals)");
   option("--keep", &P::keep_checkpoints, "Checkpoints kept");
   option("--seed", &P::seed, "Seed of weights, data order, masking and dropout");
-  option("--threads", &P::threads, "Intra-op threads (0: LibTorch's default)");
-  auto* bf16 = cmd->add_flag("--bf16", o->train.bf16, "bf16 autocast (router and losses stay fp32)");
+  option("--threads", &P::threads, "Intra-op threads (0: every core)");
+  auto* bf16 =
+      cmd->add_flag("--bf16", o->train.bf16, "bf16 autocast (router and losses stay fp32)");
   o->given.emplace_back(bf16->get_name(), [o](P& dst) { dst.bf16 = o->train.bf16; });
 
   cmd->callback([o, cmd] {
@@ -82,10 +86,11 @@ void register_pretrain_command(CLI::App& app) {
       config = o->model.load();
     }
     const auto result = train::pretrain(config, options, &stop_requested());
-    fmt::print("{} steps {}..{}: held-out loss {:.4f}, MLM accuracy {:.4f}, NSP accuracy {:.4f}{}\n",
-               config.name, result.first_step, result.last_step, result.final_eval.loss,
-               result.final_eval.mlm_accuracy, result.final_eval.nsp_accuracy,
-               result.interrupted ? " (stopped early; continue with --resume)" : "");
+    fmt::print(
+        "{} steps {}..{}: held-out loss {:.4f}, MLM accuracy {:.4f}, NSP accuracy {:.4f}{}\n",
+        config.name, result.first_step, result.last_step, result.final_eval.loss,
+        result.final_eval.mlm_accuracy, result.final_eval.nsp_accuracy,
+        result.interrupted ? " (stopped early; continue with --resume)" : "");
   });
 }
 

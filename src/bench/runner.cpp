@@ -1,4 +1,5 @@
 #include "smx/bench/runner.h"
+#include "smx/core/threads.h"
 
 #include <algorithm>
 #include <chrono>
@@ -184,11 +185,7 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
   report.options = options;
   report.cpu_model = cpu_model_name();
   report.cores = static_cast<int>(std::thread::hardware_concurrency());
-  // LibTorch's default is its count of physical cores, which reads 1 on this 2-vCPU VM: ask for
-  // every core unless told otherwise (OpenBLAS's OpenMP build follows the same pool).
-  at::set_num_threads(options.threads > 0 ? options.threads
-                                          : std::max(1, static_cast<int>(report.cores)));
-  report.threads = at::get_num_threads();
+  report.threads = configure_threads(options.threads);
   report.options.threads = report.threads;
   if (options.caching_allocator) enable_caching_cpu_allocator();
 

@@ -32,7 +32,8 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
   at::Tensor logits;  // [T, E]
   {
     // fp32 even under bf16 autocast: routing decisions and the z-loss see full precision.
-    c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::DispatchKey::AutocastCPU);
+    c10::impl::ExcludeDispatchKeyGuard no_autocast(
+        c10::DispatchKeySet({c10::DispatchKey::AutocastCPU, c10::DispatchKey::AutocastCUDA}));
     logits = router->forward(router_in);
   }
   const at::Tensor probs = at::softmax(logits, -1);

@@ -8,16 +8,18 @@
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
+#include "smx/core/caching_allocator.h"
 #include "smx/core/error.h"
+#include "smx/core/threads.h"
 #include "smx/data/pretraining_data.h"
 #include "smx/data/text_corpus.h"
 #include "smx/model/model_weights.h"
+#include "smx/tokenizer/tokenizer.h"
 #include "smx/train/adamw.h"
 #include "smx/train/checkpoint.h"
 #include "smx/train/lr_schedule.h"
 #include "smx/train/metrics_log.h"
 #include "smx/train/pretraining_loss.h"
-#include "smx/tokenizer/tokenizer.h"
 
 namespace smx::train {
 namespace fs = std::filesystem;
@@ -30,7 +32,8 @@ using Clock = std::chrono::steady_clock;
 // Turns bf16 autocast on for the scope (CPU and CUDA), restoring the previous state after.
 class AutocastScope {
  public:
-  AutocastScope(bool enabled, const at::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
+  AutocastScope(bool enabled, const at::Device& device)
+      : enabled_(enabled), cuda_(device.is_cuda()) {
     if (!enabled_) return;
     if (cuda_) {
       at::autocast::set_enabled(true);
@@ -42,8 +45,10 @@ class AutocastScope {
   }
   ~AutocastScope() {
     if (!enabled_) return;
-    if (cuda_) at::autocast::set_enabled(false);
-    else at::autocast::set_cpu_enabled(false);
+    if (cuda_)
+      at::autocast::set_enabled(false);
+    else
+      at::autocast::set_cpu_enabled(false);
     at::autocast::clear_cache();
   }
 
@@ -73,10 +78,11 @@ void check_inputs(const ModelConfig& config, const PretrainOptions& o, const Tok
   if (!(o.eval_fraction > 0 && o.eval_fraction < 1))
     fail("pretrain: --eval-fraction must be in (0, 1) (got {})", o.eval_fraction);
   if (tok.vocab_size() != config.vocab_size)
-    fail("tokenizer '{}' has {} pieces but config '{}' has vocab_size {}; train the tokenizer with "
-         "--vocab-size {} or pass --set vocab_size={}",
-         tok.path(), tok.vocab_size(), config.name, config.vocab_size, config.vocab_size,
-         tok.vocab_size());
+    fail(
+        "tokenizer '{}' has {} pieces but config '{}' has vocab_size {}; train the tokenizer with "
+        "--vocab-size {} or pass --set vocab_size={}",
+        tok.path(), tok.vocab_size(), config.name, config.vocab_size, config.vocab_size,
+        tok.vocab_size());
   if (tok.pad_id() != config.pad_id)
     fail("tokenizer '{}' pads with id {} but config '{}' has pad_id {}", tok.path(), tok.pad_id(),
          config.name, config.pad_id);
@@ -84,7 +90,8 @@ void check_inputs(const ModelConfig& config, const PretrainOptions& o, const Tok
   TextCorpus corpus(o.data_files);
   int64_t documents = 0;
   while (corpus.next()) ++documents;
-  if (documents < 2) fail("corpus {} has {} documents; pre-training needs at least 2", o.data_files[0], documents);
+  if (documents < 2)
+    fail("corpus {} has {} documents; pre-training needs at least 2", o.data_files[0], documents);
 }
 
 EvalResult evaluate(model::SparseMixer& model, const std::shared_ptr<const Tokenizer>& tok,
@@ -100,7 +107,8 @@ EvalResult evaluate(model::SparseMixer& model, const std::shared_ptr<const Token
     const BatchTensors t = to_tensors(*batch, device, config.pad_id);
     AutocastScope autocast(o.bf16, device);
     const auto out = model.forward(t.input_ids, t.type_ids, t.masked_lm_positions);
-    const auto l = pretraining_loss(out, t, config.auxiliary_loss_factor, config.router_z_loss_factor);
+    const auto l =
+        pretraining_loss(out, t, config.auxiliary_loss_factor, config.router_z_loss_factor);
     loss += l.total.item<double>();
     mlm_correct += l.mlm_correct;
     mlm_count += l.mlm_count;
@@ -116,17 +124,23 @@ EvalResult evaluate(model::SparseMixer& model, const std::shared_ptr<const Token
 }
 
 json eval_record(int64_t step, const EvalResult& e, double elapsed) {
-  return {{"type", "eval"}, {"step", step}, {"loss", e.loss}, {"mlm_accuracy", e.mlm_accuracy},
-          {"nsp_accuracy", e.nsp_accuracy}, {"examples", e.examples}, {"elapsed_s", elapsed}};
+  return {{"type", "eval"},
+          {"step", step},
+          {"loss", e.loss},
+          {"mlm_accuracy", e.mlm_accuracy},
+          {"nsp_accuracy", e.nsp_accuracy},
+          {"examples", e.examples},
+          {"elapsed_s", elapsed}};
 }
 
 }  // namespace
 
-#define SMX_PRETRAIN_FIELDS(X)                                                                  \
-  X(data_files) X(tokenizer) X(steps) X(batch_size) X(grad_accum) X(warmup_steps)              \
-  X(learning_rate) X(weight_decay) X(clip_norm) X(max_time_s) X(log_every) X(eval_every)       \
-  X(eval_batches) X(eval_fraction) X(checkpoint_every) X(keep_checkpoints) X(seed) X(threads)  \
-  X(bf16) X(device)
+#define SMX_PRETRAIN_FIELDS(X)                                                                \
+  X(data_files)                                                                               \
+  X(tokenizer) X(steps) X(batch_size) X(grad_accum) X(warmup_steps) X(learning_rate)          \
+      X(weight_decay) X(clip_norm) X(max_time_s) X(log_every) X(eval_every) X(eval_batches)   \
+          X(eval_fraction) X(checkpoint_every) X(keep_checkpoints) X(seed) X(threads) X(bf16) \
+              X(device)
 
 json to_json(const PretrainOptions& o) {
   json j;
@@ -149,7 +163,8 @@ PretrainOptions pretrain_options_from_json(const json& j, const std::string& sou
   return o;
 }
 
-PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std::atomic<bool>* stop) {
+PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
+                        const std::atomic<bool>* stop) {
   // ---- everything that can be wrong is checked before the first step ----
   if (o.out_dir.empty()) fail("pretrain: --out is required");
   std::error_code ec;
@@ -164,13 +179,15 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
   CheckpointManager checkpoints(o.out_dir, o.keep_checkpoints);  // also checks it is writable
 
   const at::Device device(o.device);
-  if (o.threads > 0) at::set_num_threads(o.threads);
+  configure_threads(o.threads);
+  if (device.is_cpu()) enable_caching_cpu_allocator();  // steps repeat the same activation sizes
   auto model = model::make_sparse_mixer(config, o.seed);
   model->to(device);
   model->train();
   AdamW optimizer(*model, {0.9, 0.999, 1e-6, o.weight_decay});
   PretrainingStream stream(tok, o.data_files, stream_options(config, o, Split::train));
-  const int64_t warmup = o.warmup_steps >= 0 ? o.warmup_steps : std::min<int64_t>(10000, o.steps / 10);
+  const int64_t warmup =
+      o.warmup_steps >= 0 ? o.warmup_steps : std::min<int64_t>(10000, o.steps / 10);
 
   int64_t step = 0;
   double prior_elapsed = 0;
@@ -195,9 +212,10 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
     step = c.step;
     prior_elapsed = c.trainer.value("elapsed_s", 0.0);
   } else if (checkpoints.latest()) {
-    fail("output folder '{}' already holds checkpoints; pass --resume to continue it or choose "
-         "another --out",
-         o.out_dir);
+    fail(
+        "output folder '{}' already holds checkpoints; pass --resume to continue it or choose "
+        "another --out",
+        o.out_dir);
   }
   write_file_atomically(o.out_dir + "/config.json", config.to_json().dump(2) + "\n");
   write_file_atomically(o.out_dir + "/options.json", to_json(o).dump(2) + "\n");
@@ -210,8 +228,11 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
     c.weights_metadata = {{"smx.config", config.to_json().dump()}};
     c.optimizer = optimizer.state();
     c.optimizer.push_back({"rng.cpu", at::detail::getDefaultCPUGenerator().get_state()});
-    c.trainer = {{"step", at_step}, {"steps", o.steps}, {"warmup_steps", warmup},
-                 {"elapsed_s", elapsed}, {"seed", o.seed}};
+    c.trainer = {{"step", at_step},
+                 {"steps", o.steps},
+                 {"warmup_steps", warmup},
+                 {"elapsed_s", elapsed},
+                 {"seed", o.seed}};
     c.data_state = stream.state();
     return checkpoints.save(c);
   };
@@ -246,9 +267,10 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
       const double value = l.total.item<double>();
       if (!std::isfinite(value)) {
         const auto last = checkpoints.latest();
-        fail("loss is {} at step {}; stopping. The last good checkpoint is {}. Try a lower --lr, "
-             "--clip-norm, or fp32",
-             value, step + 1, last ? *last : std::string("(none yet)"));
+        fail(
+            "loss is {} at step {}; stopping. The last good checkpoint is {}. Try a lower --lr, "
+            "--clip-norm, or fp32",
+            value, step + 1, last ? *last : std::string("(none yet)"));
       }
       (l.total / static_cast<double>(o.grad_accum)).backward();
       step_loss += value / static_cast<double>(o.grad_accum);
@@ -268,10 +290,13 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
 
     if (step % o.log_every == 0 || step == o.steps) {
       const double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
-      log.train({{"type", "train"}, {"step", step}, {"loss", window_loss / static_cast<double>(window_steps)},
+      log.train({{"type", "train"},
+                 {"step", step},
+                 {"loss", window_loss / static_cast<double>(window_steps)},
                  {"mlm_accuracy", mlm_c / std::max(1.0, mlm_n)},
                  {"nsp_accuracy", nsp_c / std::max(1.0, nsp_n)},
-                 {"tokens_per_s", window_tokens / std::max(1e-9, seconds)}, {"lr", lr},
+                 {"tokens_per_s", window_tokens / std::max(1e-9, seconds)},
+                 {"lr", lr},
                  {"elapsed_s", elapsed()}},
                 elapsed());
       window_tokens = window_loss = mlm_c = mlm_n = nsp_c = nsp_n = 0;
@@ -280,7 +305,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
     }
     if (o.eval_every > 0 && step % o.eval_every == 0 && step < o.steps)
       log.eval(eval_record(step, evaluate(*model, tok, config, o, device), elapsed()));
-    if (o.checkpoint_every > 0 && step % o.checkpoint_every == 0 && step < o.steps) save(step, elapsed());
+    if (o.checkpoint_every > 0 && step % o.checkpoint_every == 0 && step < o.steps)
+      save(step, elapsed());
   }
 
   result.last_step = step;
@@ -290,7 +316,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
   }
   result.final_eval = evaluate(*model, tok, config, o, device);
   log.eval(eval_record(step, result.final_eval, elapsed()));
-  model::save_model_weights(*model, o.out_dir + "/model.safetensors");  // for fine-tuning: --init DIR
+  model::save_model_weights(*model,
+                            o.out_dir + "/model.safetensors");  // for fine-tuning: --init DIR
   return result;
 }
 

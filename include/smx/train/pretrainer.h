@@ -23,20 +23,20 @@ struct PretrainOptions {
   int64_t warmup_steps = -1;            // -1: 10% of steps, at most 10,000
   double learning_rate = 1e-4;
   double weight_decay = 0.01;
-  double clip_norm = 0;                 // global-norm clipping; 0 = off (the reference)
-  double max_time_s = 0;                // stop (with a checkpoint) after this wall time; 0 = no limit
-  int64_t stop_after = 0;               // stop (with a checkpoint) after this many steps of this call
+  double clip_norm = 0;    // global-norm clipping; 0 = off (the reference)
+  double max_time_s = 0;   // stop (with a checkpoint) after this wall time; 0 = no limit
+  int64_t stop_after = 0;  // stop (with a checkpoint) after this many steps of this call
   int64_t log_every = 10;
-  int64_t eval_every = 500;             // 0 = only at the end
+  int64_t eval_every = 500;  // 0 = only at the end
   int64_t eval_batches = 20;
-  double eval_fraction = 0.02;          // share of documents held out
-  int64_t checkpoint_every = 500;       // 0 = only at the end and on signals
+  double eval_fraction = 0.02;     // share of documents held out
+  int64_t checkpoint_every = 500;  // 0 = only at the end and on signals
   int64_t keep_checkpoints = 3;
-  uint64_t seed = 0;                    // weights, data order, masking and dropout
-  int threads = 0;                      // 0 = LibTorch's default
-  bool bf16 = false;                    // bf16 autocast for matmuls; router and losses stay fp32
+  uint64_t seed = 0;  // weights, data order, masking and dropout
+  int threads = 0;    // 0 = every core
+  bool bf16 = false;  // bf16 autocast for matmuls; router and losses stay fp32
   std::string device = "cpu";
-  bool resume = false;                  // continue from out_dir's newest checkpoint
+  bool resume = false;  // continue from out_dir's newest checkpoint
 };
 
 // The options of a run are saved as DIR/options.json so that --resume continues with them.
@@ -52,7 +52,7 @@ struct PretrainResult {
   int64_t first_step = 0, last_step = 0;  // steps this call ran: (first_step, last_step]
   std::vector<double> losses;             // training loss of each step this call ran
   EvalResult final_eval;
-  bool interrupted = false;               // stopped by the stop flag (signal) or max_time_s
+  bool interrupted = false;  // stopped by the stop flag (signal) or max_time_s
 };
 
 // Runs (or resumes) a pre-training job. `stop` is polled every step; when it becomes true the job
