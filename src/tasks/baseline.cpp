@@ -21,10 +21,11 @@ int64_t most_frequent(const std::map<int64_t, int64_t>& counts) {
 
 }  // namespace
 
-std::vector<std::vector<float>> majority_baseline_outputs(const TaskSpec& spec,
-                                                          const std::vector<TaskExample>& train,
-                                                          const std::vector<TaskExample>& examples) {
-  if (train.empty()) fail("majority baseline of {}: the training split is empty", spec.display_name);
+std::vector<std::vector<float>> majority_baseline_outputs(
+    const TaskSpec& spec, const std::vector<TaskExample>& train,
+    const std::vector<TaskExample>& examples) {
+  if (train.empty())
+    fail("majority baseline of {}: the training split is empty", spec.display_name);
   std::vector<std::vector<float>> outputs;
   if (spec.kind == TaskKind::kRegression) {
     double sum = 0;

@@ -8,8 +8,14 @@ namespace {
 // The tasks behind each column: MNLI has two (matched, mismatched), the others one.
 std::vector<std::vector<std::string>> column_tasks(Benchmark benchmark) {
   if (benchmark == Benchmark::kGlue)
-    return {{"mnli-m", "mnli-mm"}, {"qqp"}, {"qnli"}, {"sst-2"}, {"cola"},
-            {"sts-b"},             {"mrpc"}, {"rte"}};
+    return {{"mnli-m", "mnli-mm"},
+            {"qqp"},
+            {"qnli"},
+            {"sst-2"},
+            {"cola"},
+            {"sts-b"},
+            {"mrpc"},
+            {"rte"}};
   return {{"boolq"}, {"cb"}, {"copa"}, {"multirc"}, {"record"}, {"superglue-rte"}, {"wic"}};
 }
 
@@ -20,7 +26,9 @@ std::map<std::string, TaskMetrics> canonical(const std::map<std::string, TaskMet
   return out;
 }
 
-std::string percent(double value) { return fmt::format("{:.1f}", 100.0 * value); }
+std::string percent(double value) {
+  return fmt::format("{:.1f}", 100.0 * value);
+}
 
 std::string cell(const std::vector<std::string>& tasks,
                  const std::map<std::string, TaskMetrics>& results) {

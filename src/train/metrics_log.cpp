@@ -27,8 +27,9 @@ std::string numeric_fields(const nlohmann::json& r) {
       out += fmt::format(" {} {}", key, value.get<int64_t>());
     else if (value.is_number_float()) {
       const double v = value.get<double>();
-      out += (v != 0 && (std::abs(v) < 1e-3 || std::abs(v) >= 1e5)) ? fmt::format(" {} {:.2e}", key, v)
-                                                                    : fmt::format(" {} {:.4f}", key, v);
+      out += (v != 0 && (std::abs(v) < 1e-3 || std::abs(v) >= 1e5))
+                 ? fmt::format(" {} {:.2e}", key, v)
+                 : fmt::format(" {} {:.4f}", key, v);
     }
   }
   return out;
@@ -61,12 +62,14 @@ void MetricsLog::end_progress_line() {
 void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
   append(r);
   const int64_t step = r.at("step").get<int64_t>();
-  const double done = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total_steps_));
+  const double done =
+      static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total_steps_));
   const double eta = done > 0 ? elapsed_s * (1.0 - done) / done : 0.0;
   const std::string stats =
       r.contains("mlm_accuracy")
           ? fmt::format(
-                "step {}/{} loss {:.4f} mlm {:.3f} nsp {:.3f} {:.0f} tok/s lr {:.2e} elapsed {} eta {}",
+                "step {}/{} loss {:.4f} mlm {:.3f} nsp {:.3f} {:.0f} tok/s lr {:.2e} elapsed {} "
+                "eta {}",
                 step, total_steps_, r.at("loss").get<double>(), r.at("mlm_accuracy").get<double>(),
                 r.at("nsp_accuracy").get<double>(), r.at("tokens_per_s").get<double>(),
                 r.at("lr").get<double>(), duration(elapsed_s), duration(eta))

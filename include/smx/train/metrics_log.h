@@ -1,5 +1,6 @@
 // Where training progress goes: every record appended to DIR/metrics.jsonl (one JSON object per
-// line, flushed), and to the terminal as a live progress line on a TTY or plain log lines otherwise.
+// line, flushed), and to the terminal as a live progress line on a TTY or plain log lines
+// otherwise.
 #pragma once
 
 #include <cstdio>
