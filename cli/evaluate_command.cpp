@@ -48,8 +48,8 @@ void register_evaluate_command(CLI::App& app) {
     const auto model = finetune::load_finetuned(o->model);
     const auto r = finetune::run_on_split(model, o->model, spec, o->data, split, o->inference);
     const auto metrics = tasks::evaluate(spec, r.examples, r.outputs);
-    fmt::print("{} {} ({} examples): {}\n", spec.display_name, tasks::split_name(split),
-               r.examples.size(), format_metrics(spec, metrics));
+    fmt::print("{} {} ({}): {}\n", spec.display_name, tasks::split_name(split),
+               describe_count(spec, r.examples), format_metrics(spec, metrics));
     fmt::print("score {:.4f} ({})\n", tasks::task_score(spec, metrics),
                fmt::join(spec.score_metrics, " + "));
   });
@@ -69,8 +69,8 @@ void register_predict_command(CLI::App& app) {
     const auto r = finetune::run_on_split(model, o->model, spec, o->data,
                                           tasks::parse_split(o->split), o->inference);
     tasks::write_submission(spec, r.examples, r.outputs, o->out);
-    fmt::print("{}: {} predictions of {} {} (leaderboard name {})\n", o->out, r.examples.size(),
-               spec.display_name, o->split, spec.submission_file);
+    fmt::print("{}: predictions of {} {} ({}; leaderboard file name {})\n", o->out,
+               spec.display_name, o->split, describe_count(spec, r.examples), spec.submission_file);
   });
 }
 

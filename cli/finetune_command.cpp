@@ -35,7 +35,7 @@ void register_finetune_command(CLI::App& app) {
                    r.points[i].batch_size, r.points[i].dev_score, i == r.best ? "  <- best" : "");
     }
     const auto& best = r.points[r.best];
-    fmt::print("{} dev ({} examples; trained on {}, {} steps, lr {:g}, batch {}, {:.0f}s):\n",
+    fmt::print("{} dev ({} inputs; trained on {} inputs, {} steps, lr {:g}, batch {}, {:.0f}s):\n",
                spec.display_name, r.dev_examples, r.train_examples, best.steps, best.learning_rate,
                best.batch_size, best.seconds);
     fmt::print("  model:                   {} (score {:.4f})\n", format_metrics(spec, best.dev),

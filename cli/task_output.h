@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "smx/tasks/task_evaluation.h"
+#include "smx/tasks/task_example.h"
 #include "smx/tasks/task_registry.h"
 
 namespace smx::cli {
@@ -18,6 +19,16 @@ inline std::string format_metrics(const tasks::TaskSpec& spec, const tasks::Task
     text += fmt::format("{}{} {:.4f}", text.empty() ? "" : ", ", name, it->second);
   }
   return text;
+}
+
+// "277 examples", or "100 questions, 200 inputs" for tasks expanded per candidate / answer (COPA,
+// ReCoRD, MultiRC).
+inline std::string describe_count(const tasks::TaskSpec& spec,
+                                  const std::vector<tasks::TaskExample>& examples) {
+  if (spec.kind == tasks::TaskKind::kRanking || spec.kind == tasks::TaskKind::kGrouped)
+    return fmt::format("{} questions, {} inputs", tasks::group_examples(examples).size(),
+                       examples.size());
+  return fmt::format("{} examples", examples.size());
 }
 
 }  // namespace smx::cli
