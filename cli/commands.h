@@ -12,5 +12,9 @@ void register_bench_command(CLI::App& app);
 void register_tokenizer_command(CLI::App& app);
 void register_pretrain_command(CLI::App& app);
 void register_plot_command(CLI::App& app);
+void register_finetune_command(CLI::App& app);
+void register_evaluate_command(CLI::App& app);
+void register_predict_command(CLI::App& app);
+void register_glue_command(CLI::App& app);
 
 }  // namespace smx::cli

@@ -16,6 +16,10 @@ int main(int argc, char** argv) {
   smx::cli::register_pretrain_command(app);
   smx::cli::register_plot_command(app);
   smx::cli::register_bench_command(app);
+  smx::cli::register_finetune_command(app);
+  smx::cli::register_evaluate_command(app);
+  smx::cli::register_predict_command(app);
+  smx::cli::register_glue_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

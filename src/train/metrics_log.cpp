@@ -1,6 +1,7 @@
 #include "smx/train/metrics_log.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -17,10 +18,27 @@ std::string duration(double seconds) {
                    : fmt::format("{}m{:02}s", s / 60, s % 60);
 }
 
+// " key value" for every number of a record but step and elapsed_s, keys in alphabetical order.
+std::string numeric_fields(const nlohmann::json& r) {
+  std::string out;
+  for (const auto& [key, value] : r.items()) {
+    if (key == "step" || key == "elapsed_s" || key == "type") continue;
+    if (value.is_number_integer())
+      out += fmt::format(" {} {}", key, value.get<int64_t>());
+    else if (value.is_number_float()) {
+      const double v = value.get<double>();
+      out += (v != 0 && (std::abs(v) < 1e-3 || std::abs(v) >= 1e5))
+                 ? fmt::format(" {} {:.2e}", key, v)
+                 : fmt::format(" {} {:.4f}", key, v);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
-MetricsLog::MetricsLog(const std::string& path, int64_t total_steps)
-    : total_steps_(total_steps), tty_(::isatty(STDERR_FILENO) != 0) {
+MetricsLog::MetricsLog(const std::string& path, int64_t total_steps, std::string prefix)
+    : total_steps_(total_steps), prefix_(std::move(prefix)), tty_(::isatty(STDERR_FILENO) != 0) {
   file_ = std::fopen(path.c_str(), "a");
   if (file_ == nullptr) fail("cannot open metrics file '{}': {}", path, std::strerror(errno));
 }
@@ -44,13 +62,19 @@ void MetricsLog::end_progress_line() {
 void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
   append(r);
   const int64_t step = r.at("step").get<int64_t>();
-  const double done = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total_steps_));
+  const double done =
+      static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total_steps_));
   const double eta = done > 0 ? elapsed_s * (1.0 - done) / done : 0.0;
-  const std::string stats = fmt::format(
-      "step {}/{} loss {:.4f} mlm {:.3f} nsp {:.3f} {:.0f} tok/s lr {:.2e} elapsed {} eta {}", step,
-      total_steps_, r.at("loss").get<double>(), r.at("mlm_accuracy").get<double>(),
-      r.at("nsp_accuracy").get<double>(), r.at("tokens_per_s").get<double>(), r.at("lr").get<double>(),
-      duration(elapsed_s), duration(eta));
+  const std::string stats =
+      r.contains("mlm_accuracy")
+          ? fmt::format(
+                "step {}/{} loss {:.4f} mlm {:.3f} nsp {:.3f} {:.0f} tok/s lr {:.2e} elapsed {} "
+                "eta {}",
+                step, total_steps_, r.at("loss").get<double>(), r.at("mlm_accuracy").get<double>(),
+                r.at("nsp_accuracy").get<double>(), r.at("tokens_per_s").get<double>(),
+                r.at("lr").get<double>(), duration(elapsed_s), duration(eta))
+          : fmt::format("{}step {}/{}{} elapsed {} eta {}", prefix_, step, total_steps_,
+                        numeric_fields(r), duration(elapsed_s), duration(eta));
   if (tty_) {
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(done * kWidth);
@@ -66,10 +90,16 @@ void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
 void MetricsLog::eval(const nlohmann::json& r) {
   append(r);
   end_progress_line();
-  std::fprintf(stderr, "eval step %lld: loss %.4f mlm accuracy %.4f nsp accuracy %.4f (%lld examples)\n",
-               static_cast<long long>(r.at("step").get<int64_t>()), r.at("loss").get<double>(),
-               r.at("mlm_accuracy").get<double>(), r.at("nsp_accuracy").get<double>(),
-               static_cast<long long>(r.at("examples").get<int64_t>()));
+  if (r.contains("mlm_accuracy")) {
+    std::fprintf(stderr,
+                 "eval step %lld: loss %.4f mlm accuracy %.4f nsp accuracy %.4f (%lld examples)\n",
+                 static_cast<long long>(r.at("step").get<int64_t>()), r.at("loss").get<double>(),
+                 r.at("mlm_accuracy").get<double>(), r.at("nsp_accuracy").get<double>(),
+                 static_cast<long long>(r.at("examples").get<int64_t>()));
+  } else {
+    std::fprintf(stderr, "%seval step %lld:%s\n", prefix_.c_str(),
+                 static_cast<long long>(r.value("step", int64_t{0})), numeric_fields(r).c_str());
+  }
 }
 
 void MetricsLog::message(const std::string& text) {

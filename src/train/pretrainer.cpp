@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include "smx/core/caching_allocator.h"
@@ -16,6 +15,7 @@
 #include "smx/model/model_weights.h"
 #include "smx/tokenizer/tokenizer.h"
 #include "smx/train/adamw.h"
+#include "smx/train/autocast.h"
 #include "smx/train/checkpoint.h"
 #include "smx/train/lr_schedule.h"
 #include "smx/train/metrics_log.h"
@@ -28,33 +28,6 @@ using json = nlohmann::json;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Turns bf16 autocast on for the scope (CPU and CUDA), restoring the previous state after.
-class AutocastScope {
- public:
-  AutocastScope(bool enabled, const at::Device& device)
-      : enabled_(enabled), cuda_(device.is_cuda()) {
-    if (!enabled_) return;
-    if (cuda_) {
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    } else {
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    }
-  }
-  ~AutocastScope() {
-    if (!enabled_) return;
-    if (cuda_)
-      at::autocast::set_enabled(false);
-    else
-      at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool enabled_, cuda_;
-};
 
 PretrainingOptions stream_options(const ModelConfig& c, const PretrainOptions& o, Split split) {
   PretrainingOptions s;

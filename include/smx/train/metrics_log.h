@@ -1,5 +1,6 @@
 // Where training progress goes: every record appended to DIR/metrics.jsonl (one JSON object per
-// line, flushed), and to the terminal as a live progress line on a TTY or plain log lines otherwise.
+// line, flushed), and to the terminal as a live progress line on a TTY or plain log lines
+// otherwise.
 #pragma once
 
 #include <cstdio>
@@ -11,15 +12,19 @@ namespace smx::train {
 
 class MetricsLog {
  public:
-  // Appends to `path` (created if missing); `total_steps` sizes the progress bar and ETA.
-  MetricsLog(const std::string& path, int64_t total_steps);
+  // Appends to `path` (created if missing); `total_steps` sizes the progress bar and ETA;
+  // `prefix` starts every generic terminal line (e.g. "[lr 1e-05 batch 32] ").
+  MetricsLog(const std::string& path, int64_t total_steps, std::string prefix = "");
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
 
-  // A training record: {"step", "loss", "mlm_accuracy", "nsp_accuracy", "tokens_per_s", "lr", ...}.
+  // A training record. Pre-training's {"step", "loss", "mlm_accuracy", "nsp_accuracy",
+  // "tokens_per_s", "lr", ...} gets its fixed layout; any other record needs "step" and is shown
+  // as "step s/S" followed by each of its numbers (fine-tuning's loss, accuracy, lr, ...).
   void train(const nlohmann::json& record, double elapsed_s);
-  // An evaluation record: printed on its own line.
+  // An evaluation record: printed on its own line (pre-training's layout when it has
+  // "mlm_accuracy", else every number of the record).
   void eval(const nlohmann::json& record);
   // A free-form message (keeps the progress line intact).
   void message(const std::string& text);
@@ -30,6 +35,7 @@ class MetricsLog {
 
   std::FILE* file_ = nullptr;
   int64_t total_steps_;
+  std::string prefix_;
   bool tty_;
   bool progress_open_ = false;
 };

@@ -1,0 +1,69 @@
+// Models for fine-tuning: where the initial weights come from, the fresh task classifier, the
+// fine-tuned model folder, and eval-mode predictions.
+//
+// A fine-tuned model folder (smx finetune --out DIR) holds
+//   DIR/config.json        the model config (its "tokenizer" is the SentencePiece model's path)
+//   DIR/model.safetensors  the weights, classifier with the task's num_outputs
+//   DIR/task.json          {"task", "num_outputs", "labels", "kind", "max_seq_len", "lr", "batch",
+//                           "dev": {metrics}, "dev_score", "baseline": {metrics}, ...}
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "smx/config/model_config.h"
+#include "smx/finetune/task_data.h"
+#include "smx/model/sparse_mixer.h"
+#include "smx/tokenizer/tokenizer.h"
+
+namespace smx::finetune {
+
+struct InitSource {
+  ModelConfig config;
+  std::string weights;  // a .safetensors file
+};
+
+// `run_or_weights` is a pre-training run folder (DIR/config.json and DIR/model.safetensors, or
+// the newest DIR/checkpoints/step-N/model.safetensors when the run has no final weights yet), a
+// fine-tuned model folder, or a .safetensors file whose metadata records its config. `overrides`
+// ("key=value") apply to the config (non-architecture keys such as capacity factors).
+InitSource resolve_init(const std::string& run_or_weights,
+                        const std::vector<std::string>& overrides = {});
+
+// A SparseMixer with a fresh `num_outputs` classifier drawn from `seed` and every other tensor
+// (encoder, pooler, MLM head) copied from `weights`. The file's recorded architecture and every
+// tensor's name and shape are checked against `config` first (the file's own classifier, e.g. the
+// 2-output NSP head, is dropped whatever its size); a mismatch is an smx::Error naming the file and
+// the differing keys.
+std::shared_ptr<model::SparseMixer> load_encoder_weights(const ModelConfig& config,
+                                                         const std::string& weights,
+                                                         int64_t num_outputs, uint64_t seed);
+
+// Fails unless the tokenizer matches the config's vocab_size and pad_id; `what` names the model.
+void check_tokenizer(const Tokenizer& tokenizer, const ModelConfig& config,
+                     const std::string& what);
+
+// The tokenizer a config records (or `override_path` when not empty), checked against it.
+Tokenizer load_tokenizer_for(const ModelConfig& config, const std::string& override_path,
+                             const std::string& what);
+
+struct FinetunedModel {
+  ModelConfig config;
+  nlohmann::json task_info;  // task.json
+  std::shared_ptr<model::SparseMixer> model;
+};
+
+// Writes config.json, model.safetensors and task.json into `dir` (each atomically).
+void save_finetuned(const std::string& dir, const model::SparseMixer& model,
+                    const ModelConfig& config, const nlohmann::json& task_info);
+FinetunedModel load_finetuned(const std::string& dir);
+
+// Eval-mode outputs of every example, one row of num_outputs values each, in example order.
+// Batches of `batch` examples (by length under `masked` padding); bf16 autocast with `bf16`.
+std::vector<std::vector<float>> predict(model::SparseMixer& model, const EncodedExamples& data,
+                                        int64_t batch, bool bf16, const at::Device& device);
+
+}  // namespace smx::finetune

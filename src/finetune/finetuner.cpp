@@ -1,0 +1,291 @@
+#include "smx/finetune/finetuner.h"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "smx/core/error.h"
+#include "smx/finetune/task_data.h"
+#include "smx/finetune/task_loss.h"
+#include "smx/finetune/task_model.h"
+#include "smx/tasks/baseline.h"
+#include "smx/tasks/task_reader.h"
+#include "smx/train/adamw.h"
+#include "smx/train/autocast.h"
+#include "smx/train/checkpoint.h"
+#include "smx/train/lr_schedule.h"
+#include "smx/train/metrics_log.h"
+
+namespace smx::finetune {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const char* kind_name(tasks::TaskKind kind) {
+  switch (kind) {
+    case tasks::TaskKind::kClassification:
+      return "classification";
+    case tasks::TaskKind::kRegression:
+      return "regression";
+    case tasks::TaskKind::kRanking:
+      return "ranking";
+    case tasks::TaskKind::kGrouped:
+      return "grouped";
+  }
+  return "?";
+}
+
+void check_options(const FinetuneOptions& o) {
+  if (o.out_dir.empty()) fail("finetune: --out is required");
+  if (o.init.empty()) fail("finetune: --init is required (a pre-training run folder or weights)");
+  if (o.data_dir.empty()) fail("finetune: --data is required");
+  if (o.epochs < 1) fail("finetune: --epochs must be at least 1 (got {})", o.epochs);
+  if (o.learning_rates.empty()) fail("finetune: --lr needs at least one value");
+  for (const double lr : o.learning_rates)
+    if (!(lr > 0)) fail("finetune: --lr values must be > 0 (got {})", lr);
+  if (o.batch_sizes.empty()) fail("finetune: --batch needs at least one value");
+  for (const int64_t b : o.batch_sizes)
+    if (b < 1) fail("finetune: --batch values must be >= 1 (got {})", b);
+  if (!(o.warmup_fraction >= 0 && o.warmup_fraction < 1))
+    fail("finetune: --warmup-fraction must be in [0, 1) (got {})", o.warmup_fraction);
+  if (!(o.expert_dropout >= 0 && o.expert_dropout < 1))
+    fail("finetune: --expert-dropout must be in [0, 1) (got {})", o.expert_dropout);
+  if (o.eval_batch < 1) fail("finetune: --eval-batch must be >= 1");
+  if (o.log_every < 1) fail("finetune: --log-every must be >= 1");
+  if (o.max_seq_len < 0) fail("finetune: --max-seq-len must be >= 0 (0: the model's)");
+}
+
+int64_t eval_interval(const FinetuneOptions& o, int64_t steps) {
+  if (o.eval_every > 0) return o.eval_every;
+  if (o.eval_every < 0) return 0;
+  return static_cast<int64_t>(std::ceil(0.1 * static_cast<double>(steps) / 10.0)) * 10;  // SPEC §5
+}
+
+// Everything a sweep point needs, prepared (and checked) once.
+struct Prepared {
+  const tasks::TaskSpec* spec = nullptr;
+  ModelConfig config;
+  std::string weights;
+  int64_t max_len = 0;
+  std::vector<tasks::TaskExample> train, dev;
+  EncodedExamples train_data, dev_data;
+  at::Device device{at::kCPU};
+};
+
+json eval_record(const Prepared& p, int64_t step, const tasks::TaskMetrics& m, double elapsed) {
+  json r = {{"type", "eval"},
+            {"step", step},
+            {"score", tasks::task_score(*p.spec, m)},
+            {"examples", static_cast<int64_t>(p.dev.size())},
+            {"elapsed_s", elapsed}};
+  for (const auto& [name, value] : m) r[name] = value;
+  return r;
+}
+
+struct PointRun {
+  SweepPoint point;
+  std::shared_ptr<model::SparseMixer> model;
+};
+
+PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, int64_t batch_size,
+                   const std::atomic<bool>* stop) {
+  PointRun run;
+  SweepPoint& point = run.point;
+  point.learning_rate = base_lr;
+  point.batch_size = batch_size;
+  point.dir = o.out_dir + "/sweep/" + sweep_point_name(base_lr, batch_size);
+  fs::remove_all(point.dir);
+  fs::create_directories(point.dir);
+
+  torch::manual_seed(o.seed);  // dropout
+  auto model = load_encoder_weights(p.config, p.weights, p.spec->num_outputs(), o.seed);
+  model->to(p.device);
+  model->train();
+  train::AdamW optimizer(*model, {0.9, 0.999, 1e-6, o.weight_decay});
+  const bool masked = p.config.padding == Padding::kMasked;
+  const auto batches =
+      training_batches(p.train_data.lengths(), o.epochs, batch_size, masked, o.seed);
+  const auto steps = static_cast<int64_t>(batches.size());
+  const auto warmup =
+      static_cast<int64_t>(std::llround(o.warmup_fraction * static_cast<double>(steps)));
+  const int64_t every = eval_interval(o, steps);
+  point.steps = steps;
+
+  const std::string prefix = o.learning_rates.size() * o.batch_sizes.size() > 1
+                                 ? fmt::format("[lr {:g} batch {}] ", base_lr, batch_size)
+                                 : "";
+  train::MetricsLog log(point.dir + "/metrics.jsonl", steps, prefix);
+  const auto start = Clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
+  auto dev_metrics = [&] {
+    return tasks::evaluate(*p.spec, p.dev,
+                           predict(*model, p.dev_data, o.eval_batch, o.bf16, p.device));
+  };
+  double w_loss = 0, w_correct = 0, w_count = 0, w_examples = 0;
+  int64_t w_steps = 0;
+  auto w_start = Clock::now();
+  for (int64_t step = 0; step < steps; ++step) {
+    if (stop != nullptr && stop->load())
+      fail(
+          "finetune interrupted at step {} of {} (lr {:g}, batch {}); the best finished point so "
+          "far, if any, is in '{}'",
+          step, steps, base_lr, batch_size, o.out_dir);
+    const double lr = train::learning_rate(base_lr, step, warmup, steps);
+    const TaskBatch b =
+        make_batch(p.train_data, batches[static_cast<size_t>(step)], p.config, p.device);
+    TaskLoss l;
+    {
+      train::AutocastScope autocast(o.bf16, p.device);
+      const auto out = model->forward(b.input_ids, b.type_ids);
+      l = task_loss(*p.spec, out, b.labels, p.config.auxiliary_loss_factor,
+                    p.config.router_z_loss_factor);
+    }
+    const double value = l.total.item<double>();
+    if (!std::isfinite(value))
+      fail("finetune {}: loss is {} at step {} (lr {:g}, batch {}); try a lower --lr or fp32",
+           p.spec->display_name, value, step + 1, base_lr, batch_size);
+    l.total.backward();
+    optimizer.step(lr);
+    optimizer.zero_grad();
+    w_loss += value;
+    w_correct += l.correct;
+    w_count += l.count;
+    w_examples += static_cast<double>(batch_size);
+    ++w_steps;
+    const int64_t done = step + 1;
+    if (!o.quiet && (done % o.log_every == 0 || done == steps)) {
+      const double seconds = std::chrono::duration<double>(Clock::now() - w_start).count();
+      json r = {{"type", "train"},
+                {"step", done},
+                {"loss", w_loss / static_cast<double>(w_steps)},
+                {"lr", lr},
+                {"examples_per_s", w_examples / std::max(1e-9, seconds)},
+                {"elapsed_s", elapsed()}};
+      if (w_count > 0) r["accuracy"] = w_correct / w_count;
+      log.train(r, elapsed());
+      w_loss = w_correct = w_count = w_examples = 0;
+      w_steps = 0;
+      w_start = Clock::now();
+    }
+    if (!o.quiet && every > 0 && done % every == 0 && done < steps)
+      log.eval(eval_record(p, done, dev_metrics(), elapsed()));
+  }
+  point.dev = dev_metrics();
+  point.dev_score = tasks::task_score(*p.spec, point.dev);
+  point.seconds = elapsed();
+  if (!o.quiet) log.eval(eval_record(p, steps, point.dev, point.seconds));
+  json result = {{"lr", base_lr},           {"batch", batch_size}, {"steps", steps},
+                 {"warmup_steps", warmup},  {"dev", point.dev},    {"dev_score", point.dev_score},
+                 {"seconds", point.seconds}};
+  train::write_file_atomically(point.dir + "/result.json", result.dump(2) + "\n");
+  run.model = model;
+  return run;
+}
+
+}  // namespace
+
+std::string sweep_point_name(double learning_rate, int64_t batch_size) {
+  return fmt::format("{:g}-{}", learning_rate, batch_size);
+}
+
+FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop) {
+  // ---- every check before the first step ----
+  check_options(o);
+  Prepared p;
+  p.spec = &tasks::find_task(o.task);
+  const tasks::TaskSpec& spec = *p.spec;
+  if (spec.file(tasks::Split::kTrain).empty() || spec.file(tasks::Split::kDev).empty())
+    fail("task {} has no train/dev split to fine-tune on (it is test-only)", spec.display_name);
+  if (fs::exists(o.out_dir + "/task.json"))
+    fail("output folder '{}' already holds a fine-tuned model (task.json); choose another --out",
+         o.out_dir);
+
+  InitSource init = resolve_init(o.init, o.overrides);
+  p.config = init.config;
+  p.weights = init.weights;
+  p.config.expert_dropout_rate = o.expert_dropout;
+  p.config.validate();
+  const Tokenizer tok =
+      load_tokenizer_for(p.config, o.tokenizer, fmt::format("--init '{}'", o.init));
+  p.config.tokenizer = fs::absolute(tok.path()).string();
+  p.max_len = o.max_seq_len > 0 ? o.max_seq_len : p.config.max_seq_len;
+  if (p.max_len > p.config.max_seq_len)
+    fail("--max-seq-len {} exceeds the model's max_seq_len {} (config '{}')", p.max_len,
+         p.config.max_seq_len, p.config.name);
+
+  p.train = tasks::read_split(spec, o.data_dir, tasks::Split::kTrain);
+  p.dev = tasks::read_split(spec, o.data_dir, tasks::Split::kDev);
+  // The init weights must load into this architecture (names, shapes, recorded config).
+  load_encoder_weights(p.config, p.weights, spec.num_outputs(), o.seed);
+
+  std::error_code ec;
+  fs::create_directories(o.out_dir, ec);
+  if (ec) fail("cannot create output folder '{}': {}", o.out_dir, ec.message());
+  p.device = at::Device(o.device);
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  p.train_data = encode_examples(p.train, tok, p.max_len);
+  p.dev_data = encode_examples(p.dev, tok, p.max_len);
+
+  FinetuneResult result;
+  result.task = spec.name;
+  result.train_examples = static_cast<int64_t>(p.train.size());
+  result.dev_examples = static_cast<int64_t>(p.dev.size());
+  result.baseline = tasks::majority_baseline(spec, p.train, p.dev);
+  result.baseline_score = tasks::task_score(spec, result.baseline);
+
+  json sweep = json::array();
+  for (const double lr : o.learning_rates) {
+    for (const int64_t batch : o.batch_sizes) {
+      PointRun run = run_point(p, o, lr, batch, stop);
+      result.points.push_back(run.point);
+      const size_t index = result.points.size() - 1;
+      sweep.push_back({{"lr", lr},
+                       {"batch", batch},
+                       {"dev_score", run.point.dev_score},
+                       {"dev", run.point.dev},
+                       {"dir", run.point.dir}});
+      if (index != 0 && !(run.point.dev_score > result.points[result.best].dev_score)) continue;
+      result.best = index;
+      const SweepPoint& best = result.points[index];
+      result.task_info = {{"task", spec.name},
+                          {"display_name", spec.display_name},
+                          {"benchmark", tasks::benchmark_name(spec.benchmark)},
+                          {"kind", kind_name(spec.kind)},
+                          {"num_outputs", spec.num_outputs()},
+                          {"labels", spec.labels},
+                          {"max_seq_len", p.max_len},
+                          {"lr", best.learning_rate},
+                          {"batch", best.batch_size},
+                          {"epochs", o.epochs},
+                          {"steps", best.steps},
+                          {"warmup_fraction", o.warmup_fraction},
+                          {"expert_dropout", o.expert_dropout},
+                          {"seed", o.seed},
+                          {"init", fs::absolute(p.weights).string()},
+                          {"train_examples", result.train_examples},
+                          {"dev_examples", result.dev_examples},
+                          {"dev", best.dev},
+                          {"dev_score", best.dev_score},
+                          {"baseline", result.baseline},
+                          {"baseline_score", result.baseline_score}};
+      save_finetuned(o.out_dir, *run.model, p.config, result.task_info);
+    }
+  }
+  result.task_info["sweep"] = sweep;
+  train::write_file_atomically(o.out_dir + "/task.json", result.task_info.dump(2) + "\n");
+  train::write_file_atomically(
+      o.out_dir + "/sweep.json",
+      json({{"best", sweep_point_name(result.points[result.best].learning_rate,
+                                      result.points[result.best].batch_size)},
+            {"points", sweep}})
+              .dump(2) +
+          "\n");
+  return result;
+}
+
+}  // namespace smx::finetune
