@@ -10,5 +10,7 @@ void register_init_command(CLI::App& app);
 void register_forward_command(CLI::App& app);
 void register_tokenizer_command(CLI::App& app);
 void register_pretrain_command(CLI::App& app);
+void register_infer_commands(CLI::App& app);  // embed, classify, score
+void register_serve_command(CLI::App& app);
 
 }  // namespace smx::cli

@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   smx::cli::register_forward_command(app);
   smx::cli::register_tokenizer_command(app);
   smx::cli::register_pretrain_command(app);
+  smx::cli::register_infer_commands(app);
+  smx::cli::register_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
