@@ -34,9 +34,10 @@ void run_inference(Mode mode, const InferOptions& o) {
   bundle_options.tokenizer = o.tokenizer;
   const auto bundle = serve::ModelBundle::load(o.model, bundle_options);
   if (mode != Mode::kEmbed && !bundle->task())
-    fail("'{}' has no task.json (a pre-trained encoder); classify and score need a fine-tuned "
-         "model folder. Use `smx embed` for embeddings.",
-         o.model);
+    fail(
+        "'{}' has no task.json (a pre-trained encoder); classify and score need a fine-tuned "
+        "model folder. Use `smx embed` for embeddings.",
+        o.model);
   if (mode == Mode::kClassify && !bundle->task()->has_classes())
     fail("'{}' is a {} model: it predicts a score, not a class; use `smx score`", o.model,
          bundle->task()->kind);
@@ -105,8 +106,8 @@ void run_inference(Mode mode, const InferOptions& o) {
         }
         return lines;
       });
-  std::fprintf(stderr, "smx: %lld records, %lld bad lines\n",
-               static_cast<long long>(stats.records), static_cast<long long>(stats.errors));
+  std::fprintf(stderr, "smx: %lld records, %lld bad lines\n", static_cast<long long>(stats.records),
+               static_cast<long long>(stats.errors));
 }
 
 void register_mode(CLI::App& app, Mode mode, const char* name, const char* description) {

@@ -44,7 +44,9 @@ Batcher::Batcher(std::shared_ptr<const InferenceEngine> engine, BatcherOptions o
   thread_ = std::thread([this] { loop(); });
 }
 
-Batcher::~Batcher() { stop(); }
+Batcher::~Batcher() {
+  stop();
+}
 
 std::shared_ptr<BatchJob> Batcher::submit(std::vector<tasks::EncodedInput> inputs,
                                           OutputKind kind) {
@@ -101,9 +103,9 @@ std::vector<Batcher::Item> Batcher::take_batch_locked() {
     }
     const auto n = static_cast<int64_t>(item.job->inputs()[item.index].input_ids.size());
     const auto count = static_cast<int64_t>(batch.size()) + 1;
-    if (!batch.empty() && (count > options_.max_batch_size ||
-                           engine_->batch_cost(count, std::max(longest, n)) >
-                               options_.max_batch_tokens))
+    if (!batch.empty() &&
+        (count > options_.max_batch_size ||
+         engine_->batch_cost(count, std::max(longest, n)) > options_.max_batch_tokens))
       break;
     longest = std::max(longest, n);
     batch.push_back(std::move(item));

@@ -27,8 +27,10 @@ class AutocastScope {
   }
   ~AutocastScope() {
     if (!enabled_) return;
-    if (cuda_) at::autocast::set_enabled(false);
-    else at::autocast::set_cpu_enabled(false);
+    if (cuda_)
+      at::autocast::set_enabled(false);
+    else
+      at::autocast::set_cpu_enabled(false);
     at::autocast::clear_cache();
   }
   AutocastScope(const AutocastScope&) = delete;
@@ -57,9 +59,12 @@ std::string to_string(Precision precision) {
 
 OutputKind output_kind(Pooling pooling) {
   switch (pooling) {
-    case Pooling::kCls: return OutputKind::kCls;
-    case Pooling::kMean: return OutputKind::kMean;
-    case Pooling::kTokens: return OutputKind::kTokens;
+    case Pooling::kCls:
+      return OutputKind::kCls;
+    case Pooling::kMean:
+      return OutputKind::kMean;
+    case Pooling::kTokens:
+      return OutputKind::kTokens;
   }
   return OutputKind::kCls;
 }
@@ -106,7 +111,9 @@ std::vector<ExampleOutput> InferenceEngine::run(const std::vector<BatchRequest>&
     const auto i = static_cast<int64_t>(b);
     ExampleOutput& r = results[b];
     switch (batch[b].kind) {
-      case OutputKind::kCls: r.values = to_floats(pooled[i]); break;
+      case OutputKind::kCls:
+        r.values = to_floats(pooled[i]);
+        break;
       case OutputKind::kMean:
         // Summed in double so the mean does not depend on the padded length.
         r.values = to_floats(hidden[i].narrow(0, 0, n).to(torch::kDouble).mean(0));
@@ -115,7 +122,9 @@ std::vector<ExampleOutput> InferenceEngine::run(const std::vector<BatchRequest>&
         r.values = to_floats(hidden[i].narrow(0, 0, n));
         r.rows = n;
         break;
-      case OutputKind::kLogits: r.values = to_floats(logits[i]); break;
+      case OutputKind::kLogits:
+        r.values = to_floats(logits[i]);
+        break;
     }
     r.cols = static_cast<int64_t>(r.values.size()) / r.rows;
   }
@@ -134,8 +143,8 @@ std::vector<std::vector<size_t>> plan_batches(const std::vector<int64_t>& length
   for (const size_t i : order) {
     // Sorted ascending, so the newcomer is the batch's longest.
     const auto count = static_cast<int64_t>(current.size()) + 1;
-    if (!current.empty() && (count > max_batch_size ||
-                             engine.batch_cost(count, lengths[i]) > max_batch_tokens)) {
+    if (!current.empty() &&
+        (count > max_batch_size || engine.batch_cost(count, lengths[i]) > max_batch_tokens)) {
       batches.push_back(std::move(current));
       current.clear();
     }

@@ -81,9 +81,10 @@ JsonlStats stream_jsonl(
       const std::string error = parse_jsonl_record(line, line_number, options.limits, record);
       if (!error.empty()) {
         if (!options.skip_bad)
-          fail("{}:{}: {} (fix the line, or pass --skip-bad to write an error record for it and "
-               "go on)",
-               source, line_number, error);
+          fail(
+              "{}:{}: {} (fix the line, or pass --skip-bad to write an error record for it and "
+              "go on)",
+              source, line_number, error);
         std::string slot = "{\"line\":" + std::to_string(line_number);
         if (!record.id_json.empty()) slot += ",\"id\":" + record.id_json;
         slot += ",\"error\":" + dump_json(error) + "}";

@@ -1,5 +1,6 @@
 #include "smx/serve/model_bundle.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -73,9 +74,9 @@ std::shared_ptr<ModelBundle> ModelBundle::load(const std::string& dir,
   if (!fs::exists(weights))
     fail("'{}' has no model.safetensors; pass a pre-training run or fine-tuned model folder", dir);
   ModelConfig config = fs::exists(root / "config.json")
-                           ? ModelConfig::from_json(json::parse(read_text_file(root / "config.json"),
-                                                                nullptr, false),
-                                                    (root / "config.json").string())
+                           ? ModelConfig::from_json(
+                                 json::parse(read_text_file(root / "config.json"), nullptr, false),
+                                 (root / "config.json").string())
                            : model::recorded_config(weights.string());
   if (!options.tokenizer.empty()) config.tokenizer = options.tokenizer;
   if (config.tokenizer.empty())
@@ -90,8 +91,8 @@ std::shared_ptr<ModelBundle> ModelBundle::load(const std::string& dir,
 
   auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::load(config.tokenizer));
   if (tokenizer->vocab_size() > config.vocab_size)
-    fail("{}: tokenizer '{}' has {} pieces but the model's vocab_size is {}", dir,
-         config.tokenizer, tokenizer->vocab_size(), config.vocab_size);
+    fail("{}: tokenizer '{}' has {} pieces but the model's vocab_size is {}", dir, config.tokenizer,
+         tokenizer->vocab_size(), config.vocab_size);
   auto model = model::make_sparse_mixer(config, 0, task ? task->num_outputs : 2);
   model::load_model_weights(*model, weights.string());
   model->eval();
@@ -108,13 +109,17 @@ ModelBundle::ModelBundle(ModelConfig config, std::shared_ptr<const Tokenizer> to
   model_->eval();
 }
 
-int64_t ModelBundle::num_outputs() const { return task_ ? task_->num_outputs : 2; }
+int64_t ModelBundle::num_outputs() const {
+  return task_ ? task_->num_outputs : 2;
+}
 
 int64_t ModelBundle::max_seq_len() const {
   return task_ && task_->max_seq_len > 0 ? task_->max_seq_len : config_.max_seq_len;
 }
 
-bool ModelBundle::batch_invariant() const { return batch_variance_reason().empty(); }
+bool ModelBundle::batch_invariant() const {
+  return batch_variance_reason().empty();
+}
 
 std::string ModelBundle::batch_variance_reason() const {
   std::string reason;
@@ -128,7 +133,8 @@ std::string ModelBundle::batch_variance_reason() const {
   return reason;
 }
 
-EncodedText ModelBundle::encode(const std::string& text, const std::optional<std::string>& text_pair,
+EncodedText ModelBundle::encode(const std::string& text,
+                                const std::optional<std::string>& text_pair,
                                 int64_t max_tokens) const {
   const int64_t limit = max_tokens > 0 ? std::min(max_tokens, max_seq_len()) : max_seq_len();
   std::vector<std::string> segments{text};

@@ -4,9 +4,12 @@ namespace smx::serve {
 
 std::string to_string(Pooling pooling) {
   switch (pooling) {
-    case Pooling::kCls: return "cls";
-    case Pooling::kMean: return "mean";
-    case Pooling::kTokens: return "tokens";
+    case Pooling::kCls:
+      return "cls";
+    case Pooling::kMean:
+      return "mean";
+    case Pooling::kTokens:
+      return "tokens";
   }
   return "cls";
 }

@@ -48,9 +48,10 @@ std::string read_input(const json& value, const std::string& where, const Limits
     return "";
   }
   if (!value.is_object())
-    return fmt::format("{} must be a string or an object {{\"text\": ..., \"text_pair\": ...}}, "
-                       "got {}",
-                       where, value.type_name());
+    return fmt::format(
+        "{} must be a string or an object {{\"text\": ..., \"text_pair\": ...}}, "
+        "got {}",
+        where, value.type_name());
   for (const auto& [key, item] : value.items())
     if (key != "text" && key != "text_pair")
       return fmt::format("{} has unknown key '{}' (expected text, text_pair)", where, key);
@@ -89,8 +90,7 @@ ParsedRequest parse_request(std::string_view body, const Limits& limits, bool al
       if (!value.is_string())
         return reject(400, fmt::format("'pooling' must be a string, got {}", value.type_name()));
       const auto pooling = parse_pooling(value.get_ref<const std::string&>());
-      if (!pooling)
-        return reject(400, "'pooling' must be \"cls\", \"mean\" or \"tokens\"");
+      if (!pooling) return reject(400, "'pooling' must be \"cls\", \"mean\" or \"tokens\"");
       r.pooling = *pooling;
       continue;
     }
@@ -140,9 +140,12 @@ int json_nesting_depth(std::string_view text, int limit) {
   bool in_string = false, escaped = false;
   for (const char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') {

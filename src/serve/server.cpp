@@ -3,9 +3,9 @@
 #include <httplib.h>
 
 #include <atomic>
-#include <csignal>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -84,8 +84,7 @@ struct Server::Impl {
     metrics.add_gauge("smx_queue_depth", "Inputs waiting for a model call");
     metrics.add_gauge("smx_requests_in_flight", "Inference requests being handled");
     metrics.add_histogram("smx_batch_size", "Inputs per model call", kSizeBuckets);
-    metrics.add_histogram("smx_batch_padded_tokens", "Padded tokens per model call",
-                          kTokenBuckets);
+    metrics.add_histogram("smx_batch_padded_tokens", "Padded tokens per model call", kTokenBuckets);
     metrics.add_counter("smx_batch_tokens_total", "Real tokens run through the model");
     metrics.add_counter("smx_batch_padded_tokens_total", "Padded tokens run through the model");
     metrics.add_histogram("smx_batch_duration_seconds", "Model call time", kLatencyBuckets);
@@ -109,7 +108,8 @@ struct Server::Impl {
       return new httplib::ThreadPool(threads);
     };
     http.set_payload_max_length(options.limits.max_body_bytes);
-    http.set_keep_alive_max_count(static_cast<size_t>(std::max(options.keep_alive_max_requests, 1)));
+    http.set_keep_alive_max_count(
+        static_cast<size_t>(std::max(options.keep_alive_max_requests, 1)));
     http.set_keep_alive_timeout(options.keep_alive_timeout_s);
     http.set_read_timeout(options.read_timeout_s, 0);
     http.set_write_timeout(options.write_timeout_s, 0);
@@ -132,24 +132,32 @@ struct Server::Impl {
       t_request_started = false;
     });
     // Every 4xx/5xx gets a JSON body, including the ones httplib produces itself (404, 413, 400).
-    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-      std::string message;
-      switch (res.status) {
-        case 400: message = "bad request: malformed HTTP"; break;
-        case 404: message = fmt::format("no route {} {}; see docs/serving.md", req.method, req.path);
-          break;
-        case 413:
-          message = fmt::format("request body over {} bytes (or over httplib's 8192-byte limit "
-                                "for form-encoded bodies: send Content-Type: application/json)",
-                                options.limits.max_body_bytes);
-          break;
-        case 414: message = "request URI too long"; break;
-        default: message = fmt::format("HTTP status {}", res.status);
-      }
-      res.set_content(error_json(message), "application/json");
-      return httplib::Server::HandlerResponse::Handled;
-    });
+    http.set_error_handler(httplib::Server::HandlerWithResponse(
+        [this](const httplib::Request& req, httplib::Response& res) {
+          if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+          std::string message;
+          switch (res.status) {
+            case 400:
+              message = "bad request: malformed HTTP";
+              break;
+            case 404:
+              message = fmt::format("no route {} {}; see docs/serving.md", req.method, req.path);
+              break;
+            case 413:
+              message = fmt::format(
+                  "request body over {} bytes (or over httplib's 8192-byte limit "
+                  "for form-encoded bodies: send Content-Type: application/json)",
+                  options.limits.max_body_bytes);
+              break;
+            case 414:
+              message = "request URI too long";
+              break;
+            default:
+              message = fmt::format("HTTP status {}", res.status);
+          }
+          res.set_content(error_json(message), "application/json");
+          return httplib::Server::HandlerResponse::Handled;
+        }));
     http.set_exception_handler(
         [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
           std::string message = "internal error";
@@ -166,8 +174,10 @@ struct Server::Impl {
       reply_json(res, 200, R"({"status":"ok"})");
     });
     http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-      if (draining.load()) reply_json(res, 503, R"({"status":"shutting down"})");
-      else reply_json(res, 200, R"({"status":"ready"})");
+      if (draining.load())
+        reply_json(res, 503, R"({"status":"shutting down"})");
+      else
+        reply_json(res, 200, R"({"status":"ready"})");
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
       metrics.set("smx_queue_depth", {}, static_cast<double>(batcher->queue_depth()));
@@ -208,17 +218,17 @@ struct Server::Impl {
     std::vector<bool> truncated;
     inputs.reserve(parsed.inputs.size());
     int64_t tokens = 0;
-    const int64_t max_tokens =
-        options.max_input_tokens > 0 ? std::min(options.max_input_tokens, bundle->max_seq_len())
-                                     : bundle->max_seq_len();
+    const int64_t max_tokens = options.max_input_tokens > 0
+                                   ? std::min(options.max_input_tokens, bundle->max_seq_len())
+                                   : bundle->max_seq_len();
     for (size_t i = 0; i < parsed.inputs.size(); ++i) {
       EncodedText e = bundle->encode(parsed.inputs[i].text, parsed.inputs[i].text_pair, max_tokens);
       if (e.truncated && !options.truncate)
-        return reply_error(res, 413,
-                           fmt::format("{} has more than {} tokens; shorten it, or start the "
-                                       "server with --truncate to cut long inputs",
-                                       parsed.batched ? fmt::format("inputs[{}]", i) : "input",
-                                       max_tokens));
+        return reply_error(
+            res, 413,
+            fmt::format("{} has more than {} tokens; shorten it, or start the "
+                        "server with --truncate to cut long inputs",
+                        parsed.batched ? fmt::format("inputs[{}]", i) : "input", max_tokens));
       if (e.truncated) metrics.increment("smx_inputs_truncated_total");
       tokens += e.length();
       truncated.push_back(e.truncated);
@@ -324,12 +334,19 @@ void Server::stop() {
     lock.unlock();
     if (impl_->http.is_running()) impl_->http.stop();
     lock.lock();
-    impl_->state_cv.wait_for(lock, std::chrono::milliseconds(10), [this] { return !impl_->running; });
+    impl_->state_cv.wait_for(lock, std::chrono::milliseconds(10),
+                             [this] { return !impl_->running; });
   }
 }
 
-int Server::port() const { return impl_->port; }
-MetricsRegistry& Server::metrics() { return impl_->metrics; }
-const ServerOptions& Server::options() const { return impl_->options; }
+int Server::port() const {
+  return impl_->port;
+}
+MetricsRegistry& Server::metrics() {
+  return impl_->metrics;
+}
+const ServerOptions& Server::options() const {
+  return impl_->options;
+}
 
 }  // namespace smx::serve

@@ -21,8 +21,8 @@ namespace smx::serve {
 namespace {
 
 using json = nlohmann::json;
-using ::testing::HasSubstr;
 using smx::testing::run_smx;
+using ::testing::HasSubstr;
 
 constexpr double kTolerance = 1e-5;
 
@@ -133,7 +133,8 @@ TEST(DynamicBatcher, ConcurrentJobsGetTheirOwnCorrectOutputs) {
   auto engine = std::make_shared<InferenceEngine>(bundle, Precision::kFp32);
   const auto inputs = sample_inputs(*bundle, 32);
   std::vector<std::vector<float>> expected;
-  for (const auto& e : inputs) expected.push_back(engine->run({{&e.encoded, OutputKind::kMean}})[0].values);
+  for (const auto& e : inputs)
+    expected.push_back(engine->run({{&e.encoded, OutputKind::kMean}})[0].values);
 
   BatcherOptions options;
   options.max_batch_tokens = 512;
@@ -153,7 +154,7 @@ TEST(DynamicBatcher, ConcurrentJobsGetTheirOwnCorrectOutputs) {
       for (int round = 0; round < 3; ++round) {
         std::vector<tasks::EncodedInput> mine;
         std::vector<size_t> ids;
-        for (size_t k = 0; k < 1 + (c + round) % 3; ++k) {
+        for (size_t k = 0; k < static_cast<size_t>(1 + (c + round) % 3); ++k) {
           ids.push_back((c * 4 + round + k) % inputs.size());
           mine.push_back(inputs[ids.back()].encoded);
         }
@@ -242,8 +243,8 @@ class BatchCli : public ::testing::Test {
 
 TEST_F(BatchCli, EmbedBatchedEqualsOneAtATimeInInputOrder) {
   for (const std::string pooling : {"cls", "mean", "tokens"}) {
-    const std::string base = "embed --model " + model_dir() + " --input " + in() +
-                             " --pooling " + pooling + " --window 7 --output ";
+    const std::string base = "embed --model " + model_dir() + " --input " + in() + " --pooling " +
+                             pooling + " --window 7 --output ";
     auto r = run_smx(base + dir_.file("batched.jsonl") + " --max-batch-tokens 256");
     ASSERT_EQ(r.status, 0) << r.output;
     r = run_smx(base + dir_.file("single.jsonl") + " --max-batch-size 1");
@@ -286,8 +287,8 @@ TEST_F(BatchCli, ClassifyAndScore) {
     EXPECT_EQ(line["logits"].size(), 3U);
     EXPECT_LE(line["tokens"].get<int>(), 48);  // task.json's max_seq_len
   }
-  r = run_smx("score --model " + model_dir() + " --input " + in() + " --max-batch-size 1 --output " +
-              dir_.file("s.jsonl"));
+  r = run_smx("score --model " + model_dir() + " --input " + in() +
+              " --max-batch-size 1 --output " + dir_.file("s.jsonl"));
   ASSERT_EQ(r.status, 0) << r.output;
   const auto scored = read_jsonl(dir_.file("s.jsonl"));
   ASSERT_EQ(scored.size(), 30U);

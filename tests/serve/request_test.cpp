@@ -95,11 +95,11 @@ TEST(RequestParsing, EmptyStringsAndLists) {
 }
 
 TEST(RequestParsing, InvalidUtf8) {
-  expect_rejected("{\"input\": \"abc\xC3\"}", 400, "");                    // truncated sequence
-  expect_rejected("{\"input\": \"\xED\xA0\x80\"}", 400, "");                // raw surrogate
-  expect_rejected("{\"input\": \"\xC0\xAF\"}", 400, "");                    // overlong
-  expect_rejected(R"({"input": "\ud800"})", 400, "malformed JSON");         // lone surrogate escape
-  const auto r = embed("{\"input\": \"\xF0\x9F\x98\x80\"}");                // valid 4-byte
+  expect_rejected("{\"input\": \"abc\xC3\"}", 400, "");              // truncated sequence
+  expect_rejected("{\"input\": \"\xED\xA0\x80\"}", 400, "");         // raw surrogate
+  expect_rejected("{\"input\": \"\xC0\xAF\"}", 400, "");             // overlong
+  expect_rejected(R"({"input": "\ud800"})", 400, "malformed JSON");  // lone surrogate escape
+  const auto r = embed("{\"input\": \"\xF0\x9F\x98\x80\"}");         // valid 4-byte
   EXPECT_TRUE(r.ok()) << r.error;
 }
 
@@ -108,14 +108,13 @@ TEST(RequestParsing, HugePayloadsListsAndTexts) {
   limits.max_body_bytes = 1000;
   limits.max_inputs = 3;
   limits.max_text_bytes = 20;
-  expect_rejected("{\"input\": \"" + std::string(2000, 'a') + "\"}", 413, "limit is 1000",
-                  limits);
+  expect_rejected("{\"input\": \"" + std::string(2000, 'a') + "\"}", 413, "limit is 1000", limits);
   expect_rejected(R"({"inputs": ["a", "b", "c", "d"]})", 413, "'inputs' has 4 entries", limits);
   expect_rejected("{\"input\": \"" + std::string(21, 'a') + "\"}", 413, "input has 21 bytes",
                   limits);
-  expect_rejected("{\"inputs\": [\"a\", {\"text\": \"b\", \"text_pair\": \"" +
-                      std::string(30, 'x') + "\"}]}",
-                  413, "inputs[1].text_pair has 30 bytes", limits);
+  expect_rejected(
+      "{\"inputs\": [\"a\", {\"text\": \"b\", \"text_pair\": \"" + std::string(30, 'x') + "\"}]}",
+      413, "inputs[1].text_pair has 30 bytes", limits);
   // A million-entry list is refused by count, not by building a million inputs.
   std::string many = "{\"inputs\": [";
   for (int i = 0; i < 100000; ++i) many += i ? ",\"a\"" : "\"a\"";
@@ -143,8 +142,10 @@ TEST(RequestParsing, ArbitraryBytesNeverThrow) {
       state = state * 6364136223846793005ULL + 1442695040888963407ULL;
       const size_t pos = (state >> 33) % (body.size() + 1);
       const char c = static_cast<char>(state >> 56);
-      if (state & 1) body.insert(pos, 1, c);
-      else if (pos < body.size()) body[pos] = c;
+      if (state & 1)
+        body.insert(pos, 1, c);
+      else if (pos < body.size())
+        body[pos] = c;
     }
     const auto r = embed(body);
     if (!r.ok()) {

@@ -9,11 +9,12 @@
 #include <fstream>
 #include <future>
 #include <thread>
+#include <tuple>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <spawn.h>
 #include <netinet/in.h>
+#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -185,8 +186,9 @@ TEST_F(LiveServer, HealthReadinessEmbedAndClassify) {
   EXPECT_EQ(body["pooling"], "mean");
   EXPECT_GT(body["usage"]["tokens"].get<int>(), 2);
 
-  res = post("/v1/embed",
-             R"({"inputs": ["a dog", {"text": "a cat", "text_pair": "sleeps"}], "pooling": "tokens"})");
+  res = post(
+      "/v1/embed",
+      R"({"inputs": ["a dog", {"text": "a cat", "text_pair": "sleeps"}], "pooling": "tokens"})");
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
   body = json::parse(res->body);
@@ -249,9 +251,9 @@ TEST_F(LiveServer, BadInputsGetJsonErrorsAndTheServerKeepsServing) {
   EXPECT_THAT(raw.response, HasSubstr("413")) << raw.response;
   EXPECT_THAT(raw.response, HasSubstr("\"error\""));
   // Half-closed mid-body: the server gives up on it and closes.
-  raw = raw_exchange(port_,
-                     "POST /v1/embed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inp",
-                     /*half_close=*/true, 5);
+  raw =
+      raw_exchange(port_, "POST /v1/embed HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inp",
+                   /*half_close=*/true, 5);
   EXPECT_TRUE(raw.closed_by_server);
   EXPECT_THAT(raw.response, ::testing::Not(HasSubstr("200 OK")));
   // Half-closed mid-headers.
@@ -337,9 +339,8 @@ TEST_F(LiveServer, FullQueueGets503AndSlowRequestsGet504) {
   options.batcher.max_wait_us = 1500000;  // the first input sits in the queue
   options.request_timeout_ms = 5000;
   start(options);
-  auto first = std::async(std::launch::async, [this] {
-    return post("/v1/embed", R"({"input": "first"})");
-  });
+  auto first =
+      std::async(std::launch::async, [this] { return post("/v1/embed", R"({"input": "first"})"); });
   const auto deadline = Clock::now() + std::chrono::seconds(5);
   while (metric("smx_queue_depth") < 1 && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -367,9 +368,8 @@ TEST_F(LiveServer, StopFinishesInFlightRequests) {
   ServerOptions options = default_options();
   options.batcher.max_wait_us = 3000000;  // would wait 3 s for batch-mates; stop() drains now
   start(options);
-  auto in_flight = std::async(std::launch::async, [this] {
-    return post("/v1/embed", R"({"inputs": ["one", "two"]})");
-  });
+  auto in_flight = std::async(
+      std::launch::async, [this] { return post("/v1/embed", R"({"inputs": ["one", "two"]})"); });
   const auto deadline = Clock::now() + std::chrono::seconds(5);
   while (metric("smx_requests_in_flight") < 1 && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -382,17 +382,27 @@ TEST_F(LiveServer, StopFinishesInFlightRequests) {
   EXPECT_EQ(json::parse(res->body)["results"].size(), 2U);
   std::printf("    stop() returned after %.2f s with the request answered\n", seconds);
   EXPECT_LT(seconds, 2.5);
-  EXPECT_FALSE(raw_exchange(port_, "GET /healthz HTTP/1.1\r\n\r\n", false, 1).response.find(
-                   "200") != std::string::npos);  // no longer accepting
+  EXPECT_FALSE(
+      raw_exchange(port_, "GET /healthz HTTP/1.1\r\n\r\n", false, 1).response.find("200") !=
+      std::string::npos);  // no longer accepting
 }
 
 TEST_F(LiveServer, SigtermToSmxServeFinishesInFlightAndExitsZero) {
   const std::string port_file = dir_.file("port");
   const std::string log = dir_.file("serve.log");
   const std::string model = model_dir();
-  std::vector<std::string> args = {SMX_CLI_PATH, "serve", "--model", model, "--port", "0",
-                                   "--port-file", port_file, "--max-wait-ms", "1500",
-                                   "--keep-alive-timeout", "1"};
+  std::vector<std::string> args = {SMX_CLI_PATH,
+                                   "serve",
+                                   "--model",
+                                   model,
+                                   "--port",
+                                   "0",
+                                   "--port-file",
+                                   port_file,
+                                   "--max-wait-ms",
+                                   "1500",
+                                   "--keep-alive-timeout",
+                                   "1"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -408,9 +418,8 @@ TEST_F(LiveServer, SigtermToSmxServeFinishesInFlightAndExitsZero) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   ASSERT_TRUE(std::filesystem::exists(port_file)) << "smx serve did not start";
   std::ifstream(port_file) >> port_;
-  auto in_flight = std::async(std::launch::async, [this] {
-    return post("/v1/classify", R"({"input": "a small dog"})");
-  });
+  auto in_flight = std::async(
+      std::launch::async, [this] { return post("/v1/classify", R"({"input": "a small dog"})"); });
   while (metric("smx_requests_in_flight") < 1 && Clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_EQ(::kill(pid, SIGTERM), 0);

@@ -31,9 +31,9 @@ struct BatcherOptions {
 // What one model call did, for metrics.
 struct BatchReport {
   int64_t inputs = 0;
-  int64_t tokens = 0;         // real tokens
-  int64_t padded_tokens = 0;  // inputs x padded length
-  double seconds = 0;         // model call
+  int64_t tokens = 0;            // real tokens
+  int64_t padded_tokens = 0;     // inputs x padded length
+  double seconds = 0;            // model call
   double max_queue_seconds = 0;  // longest wait in the queue among the batch's inputs
 };
 

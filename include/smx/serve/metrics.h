@@ -17,8 +17,7 @@ class MetricsRegistry {
   void add_counter(const std::string& name, const std::string& help);
   void add_gauge(const std::string& name, const std::string& help);
   // `bounds`: the buckets' upper bounds, ascending (+Inf is added).
-  void add_histogram(const std::string& name, const std::string& help,
-                     std::vector<double> bounds);
+  void add_histogram(const std::string& name, const std::string& help, std::vector<double> bounds);
 
   void increment(const std::string& name, const Labels& labels = {}, double by = 1);
   void set(const std::string& name, const Labels& labels, double value);
@@ -34,9 +33,9 @@ class MetricsRegistry {
  private:
   enum class Type { kCounter, kGauge, kHistogram };
   struct Series {
-    double value = 0;              // counter / gauge
-    std::vector<double> buckets;   // histogram: per-bucket (non-cumulative) counts
-    double sum = 0, count = 0;     // histogram
+    double value = 0;             // counter / gauge
+    std::vector<double> buckets;  // histogram: per-bucket (non-cumulative) counts
+    double sum = 0, count = 0;    // histogram
   };
   struct Family {
     Type type = Type::kCounter;

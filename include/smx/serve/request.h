@@ -15,10 +15,10 @@ namespace smx::serve {
 
 // Bounds checked before any tokenization; the token limit is applied later, by the server.
 struct Limits {
-  std::size_t max_body_bytes = 1 << 20;    // whole body (413 above)
-  std::size_t max_inputs = 64;             // entries of "inputs" (413 above)
-  std::size_t max_text_bytes = 64 << 10;   // one text or text_pair (413 above)
-  int max_json_depth = 8;                  // nesting of [ and { (400 above)
+  std::size_t max_body_bytes = 1 << 20;   // whole body (413 above)
+  std::size_t max_inputs = 64;            // entries of "inputs" (413 above)
+  std::size_t max_text_bytes = 64 << 10;  // one text or text_pair (413 above)
+  int max_json_depth = 8;                 // nesting of [ and { (400 above)
 };
 
 // One input: a text, or a text pair ([CLS] text [SEP] text_pair [SEP]).
