@@ -20,6 +20,7 @@ void register_serve_command(CLI::App& app) {
     int threads = 0;
     serve::ServerOptions server;
     int64_t max_wait_ms = 2;
+    bool always_wait = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("serve", "HTTP inference server with dynamic batching");
@@ -42,6 +43,9 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--max-wait-ms", o->max_wait_ms,
                   "How long the oldest queued input waits for batch-mates")
       ->capture_default_str();
+  cmd->add_flag("--always-wait", o->always_wait,
+                "Queued inputs always wait --max-wait-ms for batch-mates (default: only while "
+                "other requests are being read)");
   cmd->add_option("--max-queue", s.batcher.max_queue,
                   "Queued inputs before requests get 503 + Retry-After")
       ->capture_default_str();
@@ -85,6 +89,7 @@ void register_serve_command(CLI::App& app) {
                    bundle->batch_variance_reason().c_str());
     o->server.precision = serve::parse_precision(o->dtype);
     o->server.batcher.max_wait_us = o->max_wait_ms * 1000;
+    o->server.batcher.wait_only_for_announced = !o->always_wait;
     serve::Server server(bundle, o->server);
     const int port = server.bind();
     if (!o->port_file.empty()) {

@@ -48,13 +48,30 @@ Batcher::~Batcher() {
   stop();
 }
 
-std::shared_ptr<BatchJob> Batcher::submit(std::vector<tasks::EncodedInput> inputs,
-                                          OutputKind kind) {
+void Batcher::announce() {
+  std::lock_guard lock(mutex_);
+  ++announced_;
+}
+
+void Batcher::withdraw() {
+  {
+    std::lock_guard lock(mutex_);
+    --announced_;
+  }
+  cv_.notify_one();
+}
+
+std::shared_ptr<BatchJob> Batcher::submit(std::vector<tasks::EncodedInput> inputs, OutputKind kind,
+                                          bool announced) {
   auto job = std::make_shared<BatchJob>(std::move(inputs), kind);
   const auto n = static_cast<int64_t>(job->inputs().size());
   {
     std::lock_guard lock(mutex_);
-    if (stopping_ || queued_.load() + n > options_.max_queue) return nullptr;
+    if (announced) --announced_;
+    if (stopping_ || queued_.load() + n > options_.max_queue) {
+      if (announced) cv_.notify_one();
+      return nullptr;
+    }
     for (size_t i = 0; i < job->inputs().size(); ++i) queue_.push_back({job, i});
     queued_ += n;
   }
@@ -125,7 +142,8 @@ void Batcher::loop() {
     }
     const auto deadline =
         queue_.front().job->enqueued_ + std::chrono::microseconds(options_.max_wait_us);
-    while (!draining_ && !queue_.empty() && !batch_ready_locked() && Clock::now() < deadline)
+    while (!draining_ && !queue_.empty() && !batch_ready_locked() && Clock::now() < deadline &&
+           (!options_.wait_only_for_announced || announced_ > 0))
       cv_.wait_until(lock, deadline);
     std::vector<Item> batch = take_batch_locked();
     if (batch.empty()) continue;

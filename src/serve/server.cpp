@@ -8,6 +8,8 @@
 #include <csignal>
 #include <mutex>
 
+#include <sys/socket.h>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -54,6 +56,7 @@ struct Server::Impl {
   std::unique_ptr<Batcher> batcher;
   httplib::Server http;
   int port = -1;
+  int listen_fd = -1;
   std::atomic<bool> draining{false};
   std::atomic<int64_t> in_flight{0};
 
@@ -114,6 +117,12 @@ struct Server::Impl {
     http.set_read_timeout(options.read_timeout_s, 0);
     http.set_write_timeout(options.write_timeout_s, 0);
     http.set_tcp_nodelay(true);
+    // Remember the listening socket: bind() widens httplib's compiled-in backlog of 5, which
+    // drops SYNs (1 s client retries) when a burst of clients connects at once.
+    http.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd = static_cast<int>(sock);
+    });
 
     http.set_pre_routing_handler([](const httplib::Request&, httplib::Response&) {
       t_request_start = Clock::now();
@@ -205,6 +214,15 @@ struct Server::Impl {
     } in_flight_guard(in_flight);
     const auto start = t_request_started ? t_request_start : Clock::now();
     const std::string route = classify ? "/v1/classify" : "/v1/embed";
+    // Tell the batcher a job is coming, so queued inputs wait for it (up to max_wait).
+    struct Announcement {
+      Batcher& batcher;
+      bool pending = true;
+      explicit Announcement(Batcher& b) : batcher(b) { batcher.announce(); }
+      ~Announcement() {
+        if (pending) batcher.withdraw();
+      }
+    } announcement(*batcher);
 
     const ParsedRequest parsed = classify ? parse_classify_request(req.body, options.limits)
                                           : parse_embed_request(req.body, options.limits);
@@ -235,7 +253,8 @@ struct Server::Impl {
       inputs.push_back(std::move(e.encoded));
     }
     const OutputKind kind = classify ? OutputKind::kLogits : output_kind(parsed.pooling);
-    auto job = batcher->submit(std::move(inputs), kind);
+    announcement.pending = false;
+    auto job = batcher->submit(std::move(inputs), kind, /*announced=*/true);
     if (!job) {
       metrics.increment("smx_queue_rejections_total");
       res.set_header("Retry-After", std::to_string(options.retry_after_s));
@@ -301,6 +320,7 @@ int Server::bind() {
   if (impl_->port <= 0)
     fail("cannot listen on {}:{} (in use? not a local address?); pick another --port or --host",
          o.host, o.port);
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);  // Linux: updates the backlog
   return impl_->port;
 }
 

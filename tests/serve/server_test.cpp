@@ -337,6 +337,7 @@ TEST_F(LiveServer, FullQueueGets503AndSlowRequestsGet504) {
   ServerOptions options = default_options();
   options.batcher.max_queue = 1;
   options.batcher.max_wait_us = 1500000;  // the first input sits in the queue
+  options.batcher.wait_only_for_announced = false;
   options.request_timeout_ms = 5000;
   start(options);
   auto first =
@@ -367,6 +368,7 @@ TEST_F(LiveServer, FullQueueGets503AndSlowRequestsGet504) {
 TEST_F(LiveServer, StopFinishesInFlightRequests) {
   ServerOptions options = default_options();
   options.batcher.max_wait_us = 3000000;  // would wait 3 s for batch-mates; stop() drains now
+  options.batcher.wait_only_for_announced = false;
   start(options);
   auto in_flight = std::async(
       std::launch::async, [this] { return post("/v1/embed", R"({"inputs": ["one", "two"]})"); });
@@ -401,6 +403,7 @@ TEST_F(LiveServer, SigtermToSmxServeFinishesInFlightAndExitsZero) {
                                    port_file,
                                    "--max-wait-ms",
                                    "1500",
+                                   "--always-wait",
                                    "--keep-alive-timeout",
                                    "1"};
   std::vector<char*> argv;

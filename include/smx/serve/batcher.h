@@ -26,6 +26,9 @@ struct BatcherOptions {
   int64_t max_batch_size = 128;     // inputs per model call
   int64_t max_wait_us = 2000;       // how long the oldest input waits for batch-mates
   int64_t max_queue = 2048;         // queued inputs; submit() refuses jobs beyond it
+  // Wait for batch-mates only while some caller has announce()d a job it has not submitted yet
+  // (a request being read or tokenized): a lone request runs at once instead of idling max_wait.
+  bool wait_only_for_announced = false;
 };
 
 // What one model call did, for metrics.
@@ -81,7 +84,12 @@ class Batcher {
 
   // Queues the job's inputs; nullptr when the queue is full (the caller answers 503) or the
   // batcher has stopped.
-  std::shared_ptr<BatchJob> submit(std::vector<tasks::EncodedInput> inputs, OutputKind kind);
+  std::shared_ptr<BatchJob> submit(std::vector<tasks::EncodedInput> inputs, OutputKind kind,
+                                   bool announced = false);
+  // A job is on its way (its request is being parsed): worth waiting up to max_wait for.
+  // Every announce() is matched by one submit(..., announced=true) or withdraw().
+  void announce();
+  void withdraw();
   // From now on run whatever is queued without waiting for batch-mates (shutdown).
   void drain();
   // Runs everything already queued, then joins the thread. Idempotent.
@@ -107,6 +115,7 @@ class Batcher {
   std::condition_variable cv_;
   std::deque<Item> queue_;
   std::atomic<int64_t> queued_{0};
+  int64_t announced_ = 0;  // guarded by mutex_
   bool draining_ = false, stopping_ = false, stopped_ = false;
   std::thread thread_;
 };

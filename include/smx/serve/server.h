@@ -20,7 +20,13 @@ struct ServerOptions {
   Limits limits;
   int64_t max_input_tokens = 0;  // per input; 0 = the model's max_seq_len
   bool truncate = false;         // inputs over max_input_tokens: cut (true) or 413 (false)
-  BatcherOptions batcher;
+  // Queued inputs wait (up to max_wait) only for requests already being read: a lone request
+  // runs at once.
+  BatcherOptions batcher = [] {
+    BatcherOptions b;
+    b.wait_only_for_announced = true;
+    return b;
+  }();
   Precision precision = Precision::kFp32;
   int64_t request_timeout_ms = 30000;  // queue + model time per request (504 past it)
   int http_threads = 32;               // concurrent connections served (one thread each)
