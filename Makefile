@@ -35,3 +35,20 @@ format:
 
 clean:
 	rm -rf $(BUILD_DIR)
+
+.PHONY: fuzz loadtest
+FUZZ_TIME ?= 60
+
+# libFuzzer on the HTTP request parser; bounded, not in CI. Needs clang-14 and libclang-rt-14-dev.
+fuzz:
+	@command -v clang++-14 >/dev/null || { echo "make fuzz needs clang: apt-get install clang-14 libclang-rt-14-dev"; exit 1; }
+	mkdir -p $(BUILD_DIR)/fuzz/corpus
+	clang++-14 -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
+	  fuzz/request_fuzzer.cpp src/serve/request.cpp src/serve/pooling.cpp src/data/utf8.cpp \
+	  -lfmt -o $(BUILD_DIR)/fuzz/request_fuzzer
+	$(BUILD_DIR)/fuzz/request_fuzzer -max_total_time=$(FUZZ_TIME) -max_len=4096 \
+	  $(BUILD_DIR)/fuzz/corpus fuzz/corpus
+
+# smx serve under load at concurrency 1/4/16: dynamic batching vs batch size 1 (loopback only).
+loadtest: build
+	scripts/loadtest $(BUILD_DIR)

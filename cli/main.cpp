@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   smx::cli::register_evaluate_command(app);
   smx::cli::register_predict_command(app);
   smx::cli::register_glue_command(app);
+  smx::cli::register_infer_commands(app);
+  smx::cli::register_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,159 @@
+// smx embed / classify / score: batch inference over JSONL (docs/serving.md "Batch inference").
+// Streams a window of lines at a time, sorts the window by length, batches by a token budget and
+// writes the results in input order.
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "commands.h"
+#include "smx/core/error.h"
+#include "smx/serve/inference.h"
+#include "smx/serve/json_output.h"
+#include "smx/serve/jsonl_stream.h"
+#include "smx/serve/model_bundle.h"
+
+namespace smx::cli {
+namespace {
+
+enum class Mode { kEmbed, kClassify, kScore };
+
+struct InferOptions {
+  std::string model, tokenizer, input, output, dtype = "fp32", pooling = "cls";
+  int threads = 0;
+  int64_t max_batch_tokens = 8192, max_batch_size = 64, max_tokens = 0;
+  size_t window = 1024;
+  bool skip_bad = false;
+};
+
+void run_inference(Mode mode, const InferOptions& o) {
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  serve::BundleOptions bundle_options;
+  bundle_options.tokenizer = o.tokenizer;
+  const auto bundle = serve::ModelBundle::load(o.model, bundle_options);
+  if (mode != Mode::kEmbed && !bundle->task())
+    fail(
+        "'{}' has no task.json (a pre-trained encoder); classify and score need a fine-tuned "
+        "model folder. Use `smx embed` for embeddings.",
+        o.model);
+  if (mode == Mode::kClassify && !bundle->task()->has_classes())
+    fail("'{}' is a {} model: it predicts a score, not a class; use `smx score`", o.model,
+         bundle->task()->kind);
+  if (!bundle->batch_invariant())
+    std::fprintf(stderr,
+                 "smx: warning: outputs depend on batch composition: %s. Pass --max-batch-size 1 "
+                 "for one-at-a-time results (docs/serving.md).\n",
+                 bundle->batch_variance_reason().c_str());
+  const auto pooling = serve::parse_pooling(o.pooling);
+  if (!pooling) fail("--pooling must be cls, mean or tokens, not '{}'", o.pooling);
+  if (o.window < 1 || o.max_batch_size < 1 || o.max_batch_tokens < 1)
+    fail("--window, --max-batch-size and --max-batch-tokens must be at least 1");
+  const serve::OutputKind kind =
+      mode == Mode::kEmbed ? serve::output_kind(*pooling) : serve::OutputKind::kLogits;
+  const serve::InferenceEngine engine(bundle, serve::parse_precision(o.dtype));
+
+  std::ifstream in_file;
+  if (!o.input.empty() && o.input != "-") {
+    in_file.open(o.input, std::ios::binary);
+    if (!in_file) fail("cannot open --input '{}'", o.input);
+  }
+  std::istream& in = in_file.is_open() ? static_cast<std::istream&>(in_file) : std::cin;
+  std::ofstream out_file;
+  if (!o.output.empty() && o.output != "-") {
+    out_file.open(o.output, std::ios::binary | std::ios::trunc);
+    if (!out_file) fail("cannot write --output '{}'", o.output);
+  }
+  std::ostream& out = out_file.is_open() ? static_cast<std::ostream&>(out_file) : std::cout;
+
+  serve::JsonlOptions stream_options;
+  stream_options.window = o.window;
+  stream_options.skip_bad = o.skip_bad;
+  const std::string source = in_file.is_open() ? o.input : "<stdin>";
+  const auto stats = serve::stream_jsonl(
+      in, out, source, stream_options, [&](const std::vector<serve::JsonlRecord>& records) {
+        std::vector<serve::EncodedText> encoded;
+        std::vector<int64_t> lengths;
+        for (const auto& r : records) {
+          encoded.push_back(bundle->encode(r.input.text, r.input.text_pair, o.max_tokens));
+          lengths.push_back(encoded.back().length());
+        }
+        std::vector<serve::ExampleOutput> outputs(records.size());
+        for (const auto& batch :
+             serve::plan_batches(lengths, engine, o.max_batch_tokens, o.max_batch_size)) {
+          std::vector<serve::BatchRequest> requests;
+          for (const size_t i : batch) requests.push_back({&encoded[i].encoded, kind});
+          auto results = engine.run(requests);
+          for (size_t k = 0; k < batch.size(); ++k) outputs[batch[k]] = std::move(results[k]);
+        }
+        std::vector<std::string> lines;
+        for (size_t i = 0; i < records.size(); ++i) {
+          std::string line = "{" + serve::record_key_fields(records[i]) + ",";
+          if (mode == Mode::kEmbed) {
+            line += "\"embedding\":";
+            serve::append_json_floats(line, outputs[i], *pooling == serve::Pooling::kTokens);
+          } else if (mode == Mode::kClassify) {
+            line += serve::prediction_fields(outputs[i], *bundle);
+          } else {
+            line += outputs[i].cols == 1 ? fmt::format("\"score\":{},", outputs[i].values[0]) : "";
+            line += "\"scores\":";
+            serve::append_json_floats(line, outputs[i]);
+          }
+          line += fmt::format(",\"tokens\":{}", encoded[i].length());
+          if (encoded[i].truncated) line += ",\"truncated\":true";
+          lines.push_back(line + "}");
+        }
+        return lines;
+      });
+  std::fprintf(stderr, "smx: %lld records, %lld bad lines\n", static_cast<long long>(stats.records),
+               static_cast<long long>(stats.errors));
+}
+
+void register_mode(CLI::App& app, Mode mode, const char* name, const char* description) {
+  auto o = std::make_shared<InferOptions>();
+  CLI::App* cmd = app.add_subcommand(name, description);
+  cmd->add_option("--model,-m", o->model,
+                  "Model folder: config.json + model.safetensors (+ task.json when fine-tuned)")
+      ->required();
+  cmd->add_option("--input,-i", o->input,
+                  "JSONL input, one {\"id\": ..., \"text\": ..., \"text_pair\": ...} per line "
+                  "(default: stdin)");
+  cmd->add_option("--output,-o", o->output, "JSONL output (default: stdout)");
+  if (mode == Mode::kEmbed)
+    cmd->add_option("--pooling", o->pooling,
+                    "cls (pooler output), mean (over real tokens) or tokens (every token's hidden "
+                    "state)")
+        ->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "fp32 or bf16 (autocast)")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Intra-op threads (0: LibTorch's default)")
+      ->capture_default_str();
+  cmd->add_option("--max-batch-tokens", o->max_batch_tokens,
+                  "Padded tokens per model call (inputs x padded length)")
+      ->capture_default_str();
+  cmd->add_option("--max-batch-size", o->max_batch_size, "Inputs per model call")
+      ->capture_default_str();
+  cmd->add_option("--max-tokens", o->max_tokens,
+                  "Cut inputs to this many tokens (0: the model's max_seq_len); cut records say "
+                  "\"truncated\": true")
+      ->capture_default_str();
+  cmd->add_option("--window", o->window,
+                  "Lines read, sorted by length and batched at a time (bounds memory)")
+      ->capture_default_str();
+  cmd->add_flag("--skip-bad", o->skip_bad,
+                "Write {\"line\": n, \"error\": ...} for a bad line and go on (default: stop)");
+  cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (overrides the config's)");
+  cmd->callback([mode, o] { run_inference(mode, *o); });
+}
+
+}  // namespace
+
+void register_infer_commands(CLI::App& app) {
+  register_mode(app, Mode::kEmbed, "embed", "Embed JSONL texts with a model (batch inference)");
+  register_mode(app, Mode::kClassify, "classify",
+                "Classify JSONL texts with a fine-tuned model: label and probabilities");
+  register_mode(app, Mode::kScore, "score",
+                "Score JSONL texts with a fine-tuned model: raw outputs (regression, ranking)");
+}
+
+}  // namespace smx::cli

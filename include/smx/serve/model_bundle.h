@@ -1,0 +1,84 @@
+// ModelBundle: everything needed to run a trained model on text, loaded from one folder.
+//
+//   <dir>/model.safetensors  weights (required)
+//   <dir>/config.json        model config (else the config recorded in the weights); its
+//                            "tokenizer" key is the SentencePiece model's path
+//   <dir>/task.json          optional, written by fine-tuning: {"task", "num_outputs", "labels",
+//                            "kind": classification|regression|ranking|grouped, "max_seq_len"}
+//
+// A pre-training run folder has no task.json: it loads with the 2-output NSP head and can embed,
+// not classify.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "smx/config/model_config.h"
+#include "smx/model/sparse_mixer.h"
+#include "smx/tasks/input_format.h"
+#include "smx/tokenizer/tokenizer.h"
+
+namespace smx::serve {
+
+struct TaskInfo {
+  std::string task;
+  std::string kind = "classification";  // classification | regression | ranking | grouped
+  int64_t num_outputs = 2;
+  std::vector<std::string> labels;  // one per output for classification kinds, else empty
+  int64_t max_seq_len = 0;          // 0 = the model's max_seq_len
+
+  // classification and grouped outputs are class logits; regression and ranking one score.
+  bool has_classes() const { return kind == "classification" || kind == "grouped"; }
+};
+
+// Parses task.json; `source` names the file in errors.
+TaskInfo parse_task_info(const std::string& text, const std::string& source);
+
+struct BundleOptions {
+  std::string tokenizer;  // overrides the config's tokenizer path when non-empty
+};
+
+// One input after tokenization.
+struct EncodedText {
+  tasks::EncodedInput encoded;
+  bool truncated = false;  // longer than the limit and cut to it
+  int64_t length() const { return static_cast<int64_t>(encoded.input_ids.size()); }
+};
+
+class ModelBundle {
+ public:
+  static std::shared_ptr<ModelBundle> load(const std::string& dir,
+                                           const BundleOptions& options = {});
+  // For tests and tools that already hold the pieces.
+  ModelBundle(ModelConfig config, std::shared_ptr<const Tokenizer> tokenizer,
+              std::shared_ptr<model::SparseMixer> model, std::optional<TaskInfo> task);
+
+  const ModelConfig& config() const { return config_; }
+  const Tokenizer& tokenizer() const { return *tokenizer_; }
+  model::SparseMixer& model() const { return *model_; }
+  const std::optional<TaskInfo>& task() const { return task_; }
+  int64_t num_outputs() const;
+  // Longest input the model takes: task.json's max_seq_len, else the config's.
+  int64_t max_seq_len() const;
+  // True for `masked` padding with `sequence` routing groups: an input's outputs do not depend on
+  // the rest of its batch (SPEC §0.1-0.2).
+  bool batch_invariant() const;
+  // Why it is not batch-invariant ("" when it is).
+  std::string batch_variance_reason() const;
+
+  // [CLS] text [SEP] (text_pair [SEP]) with type ids 0/1 (SPEC §4.4). Inputs longer than
+  // `max_tokens` (<= 0: max_seq_len()) are cut to it and marked truncated.
+  EncodedText encode(const std::string& text, const std::optional<std::string>& text_pair,
+                     int64_t max_tokens = 0) const;
+
+ private:
+  ModelConfig config_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  std::shared_ptr<model::SparseMixer> model_;
+  std::optional<TaskInfo> task_;
+};
+
+}  // namespace smx::serve

@@ -1,0 +1,18 @@
+// What an embedding request returns per input: the pooler output ([CLS] through the pooler dense
+// + tanh), the mean of the final hidden states over the input's real tokens, or every real token's
+// hidden state.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace smx::serve {
+
+enum class Pooling { kCls, kMean, kTokens };
+
+std::string to_string(Pooling pooling);
+// "cls" | "mean" | "tokens"; nullopt for anything else.
+std::optional<Pooling> parse_pooling(std::string_view text);
+
+}  // namespace smx::serve

@@ -1,0 +1,155 @@
+#include "smx/serve/model_bundle.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "smx/core/error.h"
+#include "smx/model/model_weights.h"
+
+namespace smx::serve {
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+std::string read_text_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("cannot open '{}'", path.string());
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TaskInfo parse_task_info(const std::string& text, const std::string& source) {
+  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) fail("{}: not a JSON object", source);
+  TaskInfo t;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "task") {
+      if (!value.is_string()) fail("{}: 'task' must be a string", source);
+      t.task = value.get<std::string>();
+    } else if (key == "kind") {
+      if (!value.is_string()) fail("{}: 'kind' must be a string", source);
+      t.kind = value.get<std::string>();
+      if (t.kind != "classification" && t.kind != "regression" && t.kind != "ranking" &&
+          t.kind != "grouped")
+        fail("{}: kind '{}' is not one of classification, regression, ranking, grouped", source,
+             t.kind);
+    } else if (key == "num_outputs") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 1)
+        fail("{}: 'num_outputs' must be a positive integer", source);
+      t.num_outputs = value.get<int64_t>();
+    } else if (key == "labels") {
+      if (!value.is_array()) fail("{}: 'labels' must be a list of strings", source);
+      for (const auto& label : value) {
+        if (!label.is_string()) fail("{}: 'labels' must be a list of strings", source);
+        t.labels.push_back(label.get<std::string>());
+      }
+    } else if (key == "max_seq_len") {
+      if (!value.is_number_integer() || value.get<int64_t>() < 2)
+        fail("{}: 'max_seq_len' must be an integer >= 2", source);
+      t.max_seq_len = value.get<int64_t>();
+    }  // other keys (hyper-parameters, metrics) are the fine-tuner's business
+  }
+  if (!j.contains("num_outputs")) fail("{}: missing 'num_outputs'", source);
+  if (t.has_classes() && !t.labels.empty() &&
+      static_cast<int64_t>(t.labels.size()) != t.num_outputs)
+    fail("{}: {} labels for num_outputs = {}; give one label per output", source, t.labels.size(),
+         t.num_outputs);
+  return t;
+}
+
+std::shared_ptr<ModelBundle> ModelBundle::load(const std::string& dir,
+                                               const BundleOptions& options) {
+  const fs::path root(dir);
+  if (!fs::is_directory(root))
+    fail("model folder '{}' does not exist (expected config.json + model.safetensors)", dir);
+  const fs::path weights = root / "model.safetensors";
+  if (!fs::exists(weights))
+    fail("'{}' has no model.safetensors; pass a pre-training run or fine-tuned model folder", dir);
+  ModelConfig config = fs::exists(root / "config.json")
+                           ? ModelConfig::from_json(
+                                 json::parse(read_text_file(root / "config.json"), nullptr, false),
+                                 (root / "config.json").string())
+                           : model::recorded_config(weights.string());
+  if (!options.tokenizer.empty()) config.tokenizer = options.tokenizer;
+  if (config.tokenizer.empty())
+    fail("{}: the config records no tokenizer; pass --tokenizer PATH.model", dir);
+
+  std::optional<TaskInfo> task;
+  if (fs::exists(root / "task.json"))
+    task = parse_task_info(read_text_file(root / "task.json"), (root / "task.json").string());
+  if (task && task->max_seq_len > config.max_seq_len)
+    fail("{}: task max_seq_len {} exceeds the model's {}", dir, task->max_seq_len,
+         config.max_seq_len);
+
+  auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::load(config.tokenizer));
+  if (tokenizer->vocab_size() > config.vocab_size)
+    fail("{}: tokenizer '{}' has {} pieces but the model's vocab_size is {}", dir, config.tokenizer,
+         tokenizer->vocab_size(), config.vocab_size);
+  auto model = model::make_sparse_mixer(config, 0, task ? task->num_outputs : 2);
+  model::load_model_weights(*model, weights.string());
+  model->eval();
+  return std::make_shared<ModelBundle>(config, std::move(tokenizer), std::move(model),
+                                       std::move(task));
+}
+
+ModelBundle::ModelBundle(ModelConfig config, std::shared_ptr<const Tokenizer> tokenizer,
+                         std::shared_ptr<model::SparseMixer> model, std::optional<TaskInfo> task)
+    : config_(std::move(config)),
+      tokenizer_(std::move(tokenizer)),
+      model_(std::move(model)),
+      task_(std::move(task)) {
+  model_->eval();
+}
+
+int64_t ModelBundle::num_outputs() const {
+  return task_ ? task_->num_outputs : 2;
+}
+
+int64_t ModelBundle::max_seq_len() const {
+  return task_ && task_->max_seq_len > 0 ? task_->max_seq_len : config_.max_seq_len;
+}
+
+bool ModelBundle::batch_invariant() const {
+  return batch_variance_reason().empty();
+}
+
+std::string ModelBundle::batch_variance_reason() const {
+  std::string reason;
+  if (config_.padding != Padding::kMasked)
+    reason = "padding is 'reference' (pads are mixed into real tokens and compete for experts)";
+  if (config_.num_moe_layers > 0 && !config_.sequence_groups()) {
+    if (!reason.empty()) reason += "; ";
+    reason += "routing_groups is '" + config_.routing_groups() +
+              "' (an input's expert routing depends on its batch-mates)";
+  }
+  return reason;
+}
+
+EncodedText ModelBundle::encode(const std::string& text,
+                                const std::optional<std::string>& text_pair,
+                                int64_t max_tokens) const {
+  const int64_t limit = max_tokens > 0 ? std::min(max_tokens, max_seq_len()) : max_seq_len();
+  std::vector<std::string> segments{text};
+  if (text_pair) segments.push_back(*text_pair);
+  const auto encode_fn = [this](const std::string& s) { return tokenizer_->encode(s); };
+  // One token past the limit tells whether anything was cut.
+  EncodedText out;
+  out.encoded = tasks::encode_segments(segments, encode_fn, tokenizer_->cls_id(),
+                                       tokenizer_->sep_id(), limit + 1);
+  if (out.length() > limit) {
+    out.encoded.input_ids.resize(static_cast<size_t>(limit));
+    out.encoded.type_ids.resize(static_cast<size_t>(limit));
+    out.truncated = true;
+  }
+  return out;
+}
+
+}  // namespace smx::serve

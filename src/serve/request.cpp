@@ -1,0 +1,171 @@
+#include "smx/serve/request.h"
+
+#include <exception>
+#include <new>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "smx/data/utf8.h"
+
+namespace smx::serve {
+namespace {
+
+using json = nlohmann::json;
+
+ParsedRequest reject(int status, std::string message) {
+  ParsedRequest r;
+  r.status = status;
+  r.error = std::move(message);
+  return r;
+}
+
+// Checks one text field; returns an error message or "".
+std::string check_text(const json& value, const std::string& where, const Limits& limits,
+                       int& status) {
+  status = 400;
+  if (!value.is_string())
+    return fmt::format("{} must be a string, got {}", where, value.type_name());
+  const auto& text = value.get_ref<const std::string&>();
+  if (text.empty()) return fmt::format("{} is an empty string", where);
+  if (text.size() > limits.max_text_bytes) {
+    status = 413;
+    return fmt::format("{} has {} bytes; the limit is {}", where, text.size(),
+                       limits.max_text_bytes);
+  }
+  if (const auto bad = find_invalid_utf8(text))
+    return fmt::format("{} is not valid UTF-8 (byte {})", where, *bad);
+  return "";
+}
+
+// X = "text" | {"text": "...", "text_pair": "..."}.
+std::string read_input(const json& value, const std::string& where, const Limits& limits,
+                       TextInput& out, int& status) {
+  status = 400;
+  if (value.is_string()) {
+    if (auto e = check_text(value, where, limits, status); !e.empty()) return e;
+    out.text = value.get<std::string>();
+    return "";
+  }
+  if (!value.is_object())
+    return fmt::format(
+        "{} must be a string or an object {{\"text\": ..., \"text_pair\": ...}}, "
+        "got {}",
+        where, value.type_name());
+  for (const auto& [key, item] : value.items())
+    if (key != "text" && key != "text_pair")
+      return fmt::format("{} has unknown key '{}' (expected text, text_pair)", where, key);
+  if (!value.contains("text")) return fmt::format("{} is missing 'text'", where);
+  if (auto e = check_text(value["text"], where + ".text", limits, status); !e.empty()) return e;
+  out.text = value["text"].get<std::string>();
+  if (value.contains("text_pair")) {
+    if (auto e = check_text(value["text_pair"], where + ".text_pair", limits, status); !e.empty())
+      return e;
+    out.text_pair = value["text_pair"].get<std::string>();
+  }
+  return "";
+}
+
+ParsedRequest parse_request(std::string_view body, const Limits& limits, bool allow_pooling) {
+  if (body.size() > limits.max_body_bytes)
+    return reject(413, fmt::format("request body has {} bytes; the limit is {}", body.size(),
+                                   limits.max_body_bytes));
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return reject(400, "empty request body; send a JSON object such as {\"input\": \"text\"}");
+  if (json_nesting_depth(body, limits.max_json_depth) > limits.max_json_depth)
+    return reject(400, fmt::format("JSON nested deeper than {} levels", limits.max_json_depth));
+  json j;
+  try {
+    j = json::parse(body.begin(), body.end());
+  } catch (const json::parse_error& e) {
+    return reject(400, fmt::format("malformed JSON: {}", e.what()));
+  }
+  if (!j.is_object())
+    return reject(400, fmt::format("the body must be a JSON object, got {}", j.type_name()));
+
+  ParsedRequest r;
+  for (const auto& [key, value] : j.items()) {
+    if (key == "input" || key == "inputs") continue;
+    if (key == "pooling" && allow_pooling) {
+      if (!value.is_string())
+        return reject(400, fmt::format("'pooling' must be a string, got {}", value.type_name()));
+      const auto pooling = parse_pooling(value.get_ref<const std::string&>());
+      if (!pooling) return reject(400, "'pooling' must be \"cls\", \"mean\" or \"tokens\"");
+      r.pooling = *pooling;
+      continue;
+    }
+    return reject(400, fmt::format("unknown key '{}' (expected input or inputs{})", key,
+                                   allow_pooling ? ", pooling" : ""));
+  }
+  const bool has_input = j.contains("input"), has_inputs = j.contains("inputs");
+  if (has_input == has_inputs)
+    return reject(400, "send exactly one of 'input' (one text) or 'inputs' (a list)");
+  int status = 400;
+  if (has_input) {
+    r.inputs.emplace_back();
+    if (auto e = read_input(j["input"], "input", limits, r.inputs.back(), status); !e.empty())
+      return reject(status, e);
+    return r;
+  }
+  const json& list = j["inputs"];
+  if (!list.is_array())
+    return reject(400, fmt::format("'inputs' must be a list, got {}", list.type_name()));
+  if (list.empty()) return reject(400, "'inputs' is an empty list");
+  if (list.size() > limits.max_inputs)
+    return reject(413, fmt::format("'inputs' has {} entries; the limit is {} per request",
+                                   list.size(), limits.max_inputs));
+  r.batched = true;
+  r.inputs.resize(list.size());
+  for (std::size_t i = 0; i < list.size(); ++i)
+    if (auto e = read_input(list[i], fmt::format("inputs[{}]", i), limits, r.inputs[i], status);
+        !e.empty())
+      return reject(status, e);
+  return r;
+}
+
+ParsedRequest parse_guarded(std::string_view body, const Limits& limits, bool allow_pooling) {
+  try {
+    return parse_request(body, limits, allow_pooling);
+  } catch (const std::bad_alloc&) {
+    return reject(413, "request too large to parse");
+  } catch (const std::exception& e) {
+    return reject(400, fmt::format("cannot parse the request: {}", e.what()));
+  }
+}
+
+}  // namespace
+
+int json_nesting_depth(std::string_view text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+      if (deepest > limit) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+ParsedRequest parse_embed_request(std::string_view body, const Limits& limits) {
+  return parse_guarded(body, limits, /*allow_pooling=*/true);
+}
+
+ParsedRequest parse_classify_request(std::string_view body, const Limits& limits) {
+  return parse_guarded(body, limits, /*allow_pooling=*/false);
+}
+
+}  // namespace smx::serve
