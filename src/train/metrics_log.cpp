@@ -1,5 +1,6 @@
 #include "smx/train/metrics_log.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -64,7 +65,8 @@ void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
   const int64_t step = r.at("step").get<int64_t>();
   const double done =
       static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total_steps_));
-  const double eta = done > 0 ? elapsed_s * (1.0 - done) / done : 0.0;
+  double eta = done > 0 ? elapsed_s * (1.0 - done) / done : 0.0;
+  if (time_limit_s_ > 0) eta = std::max(0.0, std::min(eta, time_limit_s_ - elapsed_s));
   const std::string stats =
       r.contains("mlm_accuracy")
           ? fmt::format(

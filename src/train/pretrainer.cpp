@@ -194,6 +194,7 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   write_file_atomically(o.out_dir + "/options.json", to_json(o).dump(2) + "\n");
 
   MetricsLog log(o.out_dir + "/metrics.jsonl", o.steps);
+  log.set_time_limit(o.max_time_s);
   auto save = [&](int64_t at_step, double elapsed) {
     CheckpointContents c;
     c.step = at_step;

@@ -28,6 +28,8 @@ class MetricsLog {
   void eval(const nlohmann::json& record);
   // A free-form message (keeps the progress line intact).
   void message(const std::string& text);
+  // A wall-clock limit (seconds since the run started) that caps the ETA; 0 = none.
+  void set_time_limit(double seconds) { time_limit_s_ = seconds; }
 
  private:
   void append(const nlohmann::json& record);
@@ -35,6 +37,7 @@ class MetricsLog {
 
   std::FILE* file_ = nullptr;
   int64_t total_steps_;
+  double time_limit_s_ = 0;
   std::string prefix_;
   bool tty_;
   bool progress_open_ = false;
