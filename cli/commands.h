@@ -10,5 +10,6 @@ void register_init_command(CLI::App& app);
 void register_forward_command(CLI::App& app);
 void register_tokenizer_command(CLI::App& app);
 void register_pretrain_command(CLI::App& app);
+void register_launch_command(CLI::App& app);
 
 }  // namespace smx::cli

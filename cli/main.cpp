@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   smx::cli::register_forward_command(app);
   smx::cli::register_tokenizer_command(app);
   smx::cli::register_pretrain_command(app);
+  smx::cli::register_launch_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -20,7 +20,8 @@ std::string duration(double seconds) {
 }  // namespace
 
 MetricsLog::MetricsLog(const std::string& path, int64_t total_steps)
-    : total_steps_(total_steps), tty_(::isatty(STDERR_FILENO) != 0) {
+    : total_steps_(total_steps), tty_(::isatty(STDERR_FILENO) != 0), quiet_(path.empty()) {
+  if (quiet_) return;
   file_ = std::fopen(path.c_str(), "a");
   if (file_ == nullptr) fail("cannot open metrics file '{}': {}", path, std::strerror(errno));
 }
@@ -42,6 +43,7 @@ void MetricsLog::end_progress_line() {
 }
 
 void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
+  if (quiet_) return;
   append(r);
   const int64_t step = r.at("step").get<int64_t>();
   const double done = static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total_steps_));
@@ -64,6 +66,7 @@ void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
 }
 
 void MetricsLog::eval(const nlohmann::json& r) {
+  if (quiet_) return;
   append(r);
   end_progress_line();
   std::fprintf(stderr, "eval step %lld: loss %.4f mlm accuracy %.4f nsp accuracy %.4f (%lld examples)\n",
@@ -73,6 +76,7 @@ void MetricsLog::eval(const nlohmann::json& r) {
 }
 
 void MetricsLog::message(const std::string& text) {
+  if (quiet_) return;
   end_progress_line();
   std::fprintf(stderr, "%s\n", text.c_str());
 }

@@ -11,6 +11,7 @@
 #include "smx/core/error.h"
 #include "smx/data/pretraining_data.h"
 #include "smx/data/text_corpus.h"
+#include "smx/dist/training_session.h"
 #include "smx/model/model_weights.h"
 #include "smx/train/adamw.h"
 #include "smx/train/checkpoint.h"
@@ -126,7 +127,7 @@ json eval_record(int64_t step, const EvalResult& e, double elapsed) {
   X(data_files) X(tokenizer) X(steps) X(batch_size) X(grad_accum) X(warmup_steps)              \
   X(learning_rate) X(weight_decay) X(clip_norm) X(max_time_s) X(log_every) X(eval_every)       \
   X(eval_batches) X(eval_fraction) X(checkpoint_every) X(keep_checkpoints) X(seed) X(threads)  \
-  X(bf16) X(device)
+  X(bf16) X(device) X(dist)
 
 json to_json(const PretrainOptions& o) {
   json j;
@@ -162,14 +163,16 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
   check_inputs(config, o, *tok);
   config.tokenizer = fs::absolute(tokenizer_path).string();
   CheckpointManager checkpoints(o.out_dir, o.keep_checkpoints);  // also checks it is writable
+  dist::TrainingSession dist(o.dist);  // single-process unless a process group was initialised
 
-  const at::Device device(o.device);
+  const at::Device device = dist.device(at::Device(o.device));
   if (o.threads > 0) at::set_num_threads(o.threads);
   auto model = model::make_sparse_mixer(config, o.seed);
   model->to(device);
   model->train();
+  dist.prepare_model(*model, o.seed);
   AdamW optimizer(*model, {0.9, 0.999, 1e-6, o.weight_decay});
-  PretrainingStream stream(tok, o.data_files, stream_options(config, o, Split::train));
+  PretrainingStream stream(tok, o.data_files, dist.train_stream(stream_options(config, o, Split::train)));
   const int64_t warmup = o.warmup_steps >= 0 ? o.warmup_steps : std::min<int64_t>(10000, o.steps / 10);
 
   int64_t step = 0;
@@ -177,8 +180,9 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
   if (o.resume) {
     const auto folder = checkpoints.latest();
     if (!folder) fail("--resume: no checkpoint in '{}'", checkpoints.directory());
-    model::load_model_weights(*model, *folder + "/model.safetensors");
-    const CheckpointContents c = CheckpointManager::load(*folder);
+    dist.load_weights(*model, *folder + "/model.safetensors");
+    CheckpointContents c = CheckpointManager::load(*folder);
+    dist.restore(c);
     std::vector<io::NamedTensor> opt_state;
     at::Tensor rng;
     for (const auto& t : c.optimizer) {
@@ -199,10 +203,12 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
          "another --out",
          o.out_dir);
   }
-  write_file_atomically(o.out_dir + "/config.json", config.to_json().dump(2) + "\n");
-  write_file_atomically(o.out_dir + "/options.json", to_json(o).dump(2) + "\n");
+  if (dist.primary()) {
+    write_file_atomically(o.out_dir + "/config.json", config.to_json().dump(2) + "\n");
+    write_file_atomically(o.out_dir + "/options.json", to_json(o).dump(2) + "\n");
+  }
 
-  MetricsLog log(o.out_dir + "/metrics.jsonl", o.steps);
+  MetricsLog log(dist.primary() ? o.out_dir + "/metrics.jsonl" : "", o.steps);  // "": silent
   auto save = [&](int64_t at_step, double elapsed) {
     CheckpointContents c;
     c.step = at_step;
@@ -213,7 +219,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
     c.trainer = {{"step", at_step}, {"steps", o.steps}, {"warmup_steps", warmup},
                  {"elapsed_s", elapsed}, {"seed", o.seed}};
     c.data_state = stream.state();
-    return checkpoints.save(c);
+    dist.gather(c);  // every rank: expert blocks, RNG and data states
+    return dist.primary() ? checkpoints.save(c) : std::string();
   };
 
   PretrainResult result;
@@ -227,15 +234,15 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
   int64_t window_steps = 0;
 
   while (step < o.steps) {
-    if ((stop != nullptr && stop->load()) || (o.max_time_s > 0 && elapsed() >= o.max_time_s) ||
-        (o.stop_after > 0 && step - result.first_step >= o.stop_after)) {
+    if (dist.any((stop != nullptr && stop->load()) || (o.max_time_s > 0 && elapsed() >= o.max_time_s) ||
+                 (o.stop_after > 0 && step - result.first_step >= o.stop_after))) {
       result.interrupted = true;
       break;
     }
     const double lr = learning_rate(o.learning_rate, step, warmup, o.steps);
     double step_loss = 0;
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
-      const auto batch = stream.next_batch();
+      const auto batch = dist.local_batch(stream.next_batch());
       const BatchTensors t = to_tensors(*batch, device, config.pad_id);
       PretrainingLoss l;
       {
@@ -243,6 +250,7 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
         const auto out = model->forward(t.input_ids, t.type_ids, t.masked_lm_positions);
         l = pretraining_loss(out, t, config.auxiliary_loss_factor, config.router_z_loss_factor);
       }
+      l.total = dist.global_loss(l.total, l.mlm_term, t.masked_lm_weights);
       const double value = l.total.item<double>();
       if (!std::isfinite(value)) {
         const auto last = checkpoints.latest();
@@ -258,16 +266,20 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
       nsp_c += l.nsp_correct;
       nsp_n += l.nsp_count;
     }
+    dist.sync_gradients();
+    step_loss = dist.mean(step_loss);
     if (o.clip_norm > 0) clip_grad_norm(*model, o.clip_norm);
     optimizer.step(lr);
     optimizer.zero_grad();
     ++step;
+    dist.after_step(step);
     ++window_steps;
     window_loss += step_loss;
     result.losses.push_back(step_loss);
 
     if (step % o.log_every == 0 || step == o.steps) {
       const double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
+      dist.sum({&window_tokens, &mlm_c, &mlm_n, &nsp_c, &nsp_n});
       log.train({{"type", "train"}, {"step", step}, {"loss", window_loss / static_cast<double>(window_steps)},
                  {"mlm_accuracy", mlm_c / std::max(1.0, mlm_n)},
                  {"nsp_accuracy", nsp_c / std::max(1.0, nsp_n)},
@@ -290,7 +302,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
   }
   result.final_eval = evaluate(*model, tok, config, o, device);
   log.eval(eval_record(step, result.final_eval, elapsed()));
-  model::save_model_weights(*model, o.out_dir + "/model.safetensors");  // for fine-tuning: --init DIR
+  dist.finish(*model);
+  if (dist.primary()) model::save_model_weights(*model, o.out_dir + "/model.safetensors");  // --init DIR
   return result;
 }
 

@@ -12,6 +12,7 @@ namespace smx::train {
 class MetricsLog {
  public:
   // Appends to `path` (created if missing); `total_steps` sizes the progress bar and ETA.
+  // An empty path makes a silent log (ranks other than 0 of a distributed job).
   MetricsLog(const std::string& path, int64_t total_steps);
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
@@ -32,6 +33,7 @@ class MetricsLog {
   int64_t total_steps_;
   bool tty_;
   bool progress_open_ = false;
+  bool quiet_ = false;
 };
 
 }  // namespace smx::train
