@@ -114,15 +114,21 @@ void TrainingSession::load_weights(model::SparseMixer& model, const std::string&
     model::load_model_weights(model, path);
 }
 
-at::Tensor TrainingSession::global_loss(const at::Tensor& total, const at::Tensor& mlm,
-                                        const at::Tensor& mlm_weights) const {
-  if (!group_) return total;
-  const double mine = mlm_weights.sum().item<double>();
-  std::vector<at::Tensor> all{torch::tensor({mine}, torch::kDouble).to(group_->device())};
-  group_->all_reduce(all, ReduceOp::sum, "all-reduce of the MLM weight");
-  const double scale =
-      static_cast<double>(world_size()) * mine / std::max(all[0].item<double>(), 1e-5);
-  return total + (scale - 1.0) * mlm;
+at::Tensor TrainingSession::global_loss(const at::Tensor& total,
+                                        const std::vector<MeanTerm>& terms) const {
+  if (!group_ || terms.empty()) return total;
+  std::vector<double> counts;
+  for (const auto& t : terms) counts.push_back(t.count);
+  std::vector<at::Tensor> all{torch::tensor(counts, torch::kDouble).to(group_->device())};
+  group_->all_reduce(all, ReduceOp::sum, "all-reduce of the loss normalisers");
+  const at::Tensor sums = all[0].cpu();
+  at::Tensor out = total;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const double global = std::max(sums[static_cast<int64_t>(i)].item<double>(), 1e-5);
+    const double scale = static_cast<double>(world_size()) * counts[i] / global;
+    out = out + (scale - 1.0) * terms[i].term;
+  }
+  return out;
 }
 
 void TrainingSession::sync_gradients() {

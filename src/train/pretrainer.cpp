@@ -250,7 +250,9 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
         const auto out = model->forward(t.input_ids, t.type_ids, t.masked_lm_positions);
         l = pretraining_loss(out, t, config.auxiliary_loss_factor, config.router_z_loss_factor);
       }
-      l.total = dist.global_loss(l.total, l.mlm_term, t.masked_lm_weights);
+      // Means over masked slots and over routed tokens become means over the global batch.
+      const double routed = config.padding == Padding::kMasked ? t.real_tokens : t.input_ids.numel();
+      l.total = dist.global_loss(l.total, {{l.mlm_term, l.mlm_count}, {l.z_term, routed}});
       const double value = l.total.item<double>();
       if (!std::isfinite(value)) {
         const auto last = checkpoints.latest();

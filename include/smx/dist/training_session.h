@@ -61,11 +61,16 @@ class TrainingSession {
   void prepare_model(model::SparseMixer& model, uint64_t seed);
   // Loads a full weights file into a prepared model (expert blocks cut out under EP).
   void load_weights(model::SparseMixer& model, const std::string& path) const;
-  // The per-rank loss whose mean over ranks is the global batch's loss: the MLM mean is weighted
-  // by this rank's share of the global batch's MLM weight (one scalar all-reduce). `total`, `mlm`:
-  // [] differentiable; `mlm_weights`: this micro-batch's [B, P] weights.
-  at::Tensor global_loss(const at::Tensor& total, const at::Tensor& mlm,
-                         const at::Tensor& mlm_weights) const;
+  // A term of the loss that is a mean over `count` units of this rank's batch (masked slots,
+  // routed tokens), when ranks may hold different counts.
+  struct MeanTerm {
+    at::Tensor term;  // [] differentiable, part of the total
+    double count;
+  };
+  // The per-rank loss whose mean over ranks is the global batch's loss: each mean term is weighted
+  // by W · count / (sum of count over ranks) (one small all-reduce). Terms that are means over
+  // equal-sized shards (NSP, classification) need no entry.
+  at::Tensor global_loss(const at::Tensor& total, const std::vector<MeanTerm>& terms) const;
   void sync_gradients();           // after backward
   void after_step(int64_t step);   // replica check every check_every steps
 
