@@ -10,9 +10,8 @@ void add_dist_options(
         on_option) {
   auto bind = [&](CLI::Option* opt, auto member) {
     opt->capture_default_str();
-    on_option(opt->get_name(), [&target, member](dist::DistOptions& dst) {
-      dst.*member = target.*member;
-    });
+    on_option(opt->get_name(),
+              [&target, member](dist::DistOptions& dst) { dst.*member = target.*member; });
   };
   using D = dist::DistOptions;
   bind(cmd.add_option("--shard", target.shard,

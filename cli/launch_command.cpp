@@ -55,7 +55,8 @@ int free_port() {
 
 std::string describe_status(int status) {
   if (WIFEXITED(status)) return fmt::format("exit status {}", WEXITSTATUS(status));
-  if (WIFSIGNALED(status)) return fmt::format("signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (WIFSIGNALED(status))
+    return fmt::format("signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
   return "unknown status";
 }
 
@@ -68,8 +69,10 @@ std::string resolve_program(const std::string& program) {
 }
 
 int launch(int nproc, int port, double grace_s, std::vector<std::string> command) {
-  if (nproc < 1 || nproc > kMaxProcs) fail("smx launch: --nproc must be in [1, {}] (got {})", kMaxProcs, nproc);
-  if (command.empty()) fail("smx launch: no command; usage: smx launch --nproc N -- smx pretrain ...");
+  if (nproc < 1 || nproc > kMaxProcs)
+    fail("smx launch: --nproc must be in [1, {}] (got {})", kMaxProcs, nproc);
+  if (command.empty())
+    fail("smx launch: no command; usage: smx launch --nproc N -- smx pretrain ...");
   if (port == 0) port = free_port();
   command[0] = resolve_program(command[0]);
   std::vector<char*> argv;
@@ -94,9 +97,9 @@ int launch(int nproc, int port, double grace_s, std::vector<std::string> command
       ::setpgid(0, 0);  // the terminal's Ctrl-C reaches the launcher only, which forwards it once
       for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, SIG_DFL);
       const std::pair<const char*, std::string> vars[] = {
-          {"MASTER_ADDR", "127.0.0.1"},          {"MASTER_PORT", std::to_string(port)},
-          {"RANK", std::to_string(rank)},         {"WORLD_SIZE", std::to_string(nproc)},
-          {"LOCAL_RANK", std::to_string(rank)},   {"LOCAL_WORLD_SIZE", std::to_string(nproc)}};
+          {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", std::to_string(port)},
+          {"RANK", std::to_string(rank)},       {"WORLD_SIZE", std::to_string(nproc)},
+          {"LOCAL_RANK", std::to_string(rank)}, {"LOCAL_WORLD_SIZE", std::to_string(nproc)}};
       for (const auto& [name, value] : vars) ::setenv(name, value.c_str(), 1);
       ::execvp(argv[0], argv.data());
       std::fprintf(stderr, "smx launch: rank %d: cannot run '%s': %s\n", rank, argv[0],

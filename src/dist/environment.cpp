@@ -29,9 +29,10 @@ int64_t parse_int(const char* name, const char* text, int64_t min, int64_t max) 
   errno = 0;
   const long long value = std::strtoll(text, &end, 10);
   if (end == text || *end != '\0' || errno != 0 || value < min || value > max)
-    fail("environment variable {}='{}' is not an integer in [{}, {}]; fix or unset it (it is read "
-         "to place this process in a multi-process job, see docs/distributed.md)",
-         name, text, min, max);
+    fail(
+        "environment variable {}='{}' is not an integer in [{}, {}]; fix or unset it (it is read "
+        "to place this process in a multi-process job, see docs/distributed.md)",
+        name, text, min, max);
   return value;
 }
 
@@ -71,9 +72,10 @@ Environment environment_from_variables(const std::function<const char*(const cha
   if (const char* addr = get("MASTER_ADDR")) {
     env.master_addr = addr;
   } else if (env.distributed() && env.local_world_size != env.world_size) {
-    fail("{}: MASTER_ADDR is not set; with ranks on several hosts export MASTER_ADDR=<host of rank "
-         "0> (and MASTER_PORT) in every process (see docs/distributed.md)",
-         env.describe());
+    fail(
+        "{}: MASTER_ADDR is not set; with ranks on several hosts export MASTER_ADDR=<host of rank "
+        "0> (and MASTER_PORT) in every process (see docs/distributed.md)",
+        env.describe());
   }
   if (const char* port = get("MASTER_PORT"))
     env.master_port = static_cast<int>(parse_int("MASTER_PORT", port, 1, 65535));

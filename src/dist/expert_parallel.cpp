@@ -14,7 +14,9 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-int64_t total(const std::vector<int64_t>& v) { return std::accumulate(v.begin(), v.end(), int64_t{0}); }
+int64_t total(const std::vector<int64_t>& v) {
+  return std::accumulate(v.begin(), v.end(), int64_t{0});
+}
 
 // Forward: all-to-all with (in_rows -> out_rows); backward: the same with the roles swapped.
 class AllToAllRows : public torch::autograd::Function<AllToAllRows> {
@@ -68,7 +70,8 @@ at::Tensor run_distributed(ProcessGroup& group, int64_t held, model::MoeLayer& l
   // Every rank's slot count: with masked padding it depends on that rank's real tokens.
   at::Tensor m = torch::full({1}, M, torch::dtype(torch::kLong).device(group.device()));
   std::vector<int64_t> slots;  // [W] M_p
-  for (const auto& t : group.all_gather(m, "expert slot counts")) slots.push_back(t.item<int64_t>());
+  for (const auto& t : group.all_gather(m, "expert slot counts"))
+    slots.push_back(t.item<int64_t>());
   std::vector<int64_t> send_rows(W, held * M), recv_rows(W);
   for (int64_t p = 0; p < W; ++p) recv_rows[p] = held * slots[p];
 
@@ -78,7 +81,7 @@ at::Tensor run_distributed(ProcessGroup& group, int64_t held, model::MoeLayer& l
   const std::vector<at::Tensor> blocks = arrived.split_with_sizes(recv_rows, 0);
   std::vector<at::Tensor> from_rank;  // [held, M_p, D]
   for (int64_t p = 0; p < W; ++p) from_rank.push_back(blocks[p].view({held, slots[p], D}));
-  const at::Tensor work = at::cat(from_rank, 1);  // [held, ΣM_p, D]
+  const at::Tensor work = at::cat(from_rank, 1);    // [held, ΣM_p, D]
   const at::Tensor done = layer.run_experts(work);  // [held, ΣM_p, D]
   std::vector<at::Tensor> back;
   for (const auto& block : done.split_with_sizes(slots, 1))
@@ -90,10 +93,11 @@ at::Tensor run_distributed(ProcessGroup& group, int64_t held, model::MoeLayer& l
 
 }  // namespace
 
-at::Tensor all_to_all_rows(ProcessGroup& group, const at::Tensor& input, std::vector<int64_t> in_rows,
-                           std::vector<int64_t> out_rows) {
+at::Tensor all_to_all_rows(ProcessGroup& group, const at::Tensor& input,
+                           std::vector<int64_t> in_rows, std::vector<int64_t> out_rows) {
   if (static_cast<int64_t>(in_rows.size()) != group.world_size() ||
-      static_cast<int64_t>(out_rows.size()) != group.world_size() || total(in_rows) != input.size(0))
+      static_cast<int64_t>(out_rows.size()) != group.world_size() ||
+      total(in_rows) != input.size(0))
     fail("all_to_all_rows: {} rows with splits for {} / {} ranks do not match a group of {}",
          input.size(0), in_rows.size(), out_rows.size(), group.world_size());
   return AllToAllRows::apply(input, &group, std::move(in_rows), std::move(out_rows));
@@ -107,9 +111,10 @@ ExpertParallel::ExpertParallel(std::shared_ptr<ProcessGroup> group, model::Spars
   if (layers.empty())
     fail("--expert-parallel: model '{}' has no MoE layers; drop the flag", model.config().name);
   if (experts_ % W != 0)
-    fail("--expert-parallel: num_experts = {} is not divisible by the world size {}; run on a "
-         "number of processes that divides {} or drop --expert-parallel",
-         experts_, W, experts_);
+    fail(
+        "--expert-parallel: num_experts = {} is not divisible by the world size {}; run on a "
+        "number of processes that divides {} or drop --expert-parallel",
+        experts_, W, experts_);
   held_ = experts_ / W;
   torch::NoGradGuard no_grad;
   for (const auto& [prefix, layer] : layers) {
@@ -124,7 +129,8 @@ ExpertParallel::ExpertParallel(std::shared_ptr<ProcessGroup> group, model::Spars
   }
 }
 
-void ExpertParallel::gather(std::vector<io::NamedTensor>& tensors, const std::string& prefix) const {
+void ExpertParallel::gather(std::vector<io::NamedTensor>& tensors,
+                            const std::string& prefix) const {
   for (auto& t : tensors) {
     if (t.name.rfind(prefix, 0) != 0 || !is_expert(t.name.substr(prefix.size()))) continue;
     const at::Tensor local = t.tensor.to(group_->device()).contiguous();
@@ -133,7 +139,8 @@ void ExpertParallel::gather(std::vector<io::NamedTensor>& tensors, const std::st
   }
 }
 
-void ExpertParallel::localize(std::vector<io::NamedTensor>& tensors, const std::string& prefix) const {
+void ExpertParallel::localize(std::vector<io::NamedTensor>& tensors,
+                              const std::string& prefix) const {
   for (auto& t : tensors) {
     if (t.name.rfind(prefix, 0) != 0 || !is_expert(t.name.substr(prefix.size()))) continue;
     if (t.tensor.dim() == 0 || t.tensor.size(0) != experts_)

@@ -14,7 +14,8 @@ void broadcast_parameters(ProcessGroup& group, const std::vector<NamedParameter>
   for (size_t i = 0; i < parameters.size(); ++i) parameters[i].tensor.copy_(staged[i]);
 }
 
-GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<NamedParameter> replicated,
+GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group,
+                           std::vector<NamedParameter> replicated,
                            std::vector<NamedParameter> local, double bucket_mb)
     : group_(std::move(group)), replicated_(std::move(replicated)), local_(std::move(local)) {
   if (!(bucket_mb > 0)) fail("--bucket-mb must be > 0 (got {})", bucket_mb);
@@ -23,8 +24,9 @@ GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<Name
   for (size_t i = 0; i < replicated_.size(); ++i) {
     const at::Tensor& t = replicated_[i].tensor;
     const int64_t size = t.numel() * static_cast<int64_t>(t.element_size());
-    const bool new_bucket = buckets_.empty() || bytes + size > limit ||
-                            replicated_[buckets_.back().front()].tensor.scalar_type() != t.scalar_type();
+    const bool new_bucket =
+        buckets_.empty() || bytes + size > limit ||
+        replicated_[buckets_.back().front()].tensor.scalar_type() != t.scalar_type();
     if (new_bucket) {
       buckets_.emplace_back();
       bytes = 0;
@@ -67,7 +69,8 @@ void GradientSync::check_replicas(int64_t step) const {
   std::vector<at::Tensor> sums;
   for (const auto& p : replicated_) {
     const at::Tensor v = p.tensor.detach().reshape({-1}).to(at::kDouble);
-    const at::Tensor ramp = at::arange(1, v.numel() + 1, v.options()) / static_cast<double>(v.numel());
+    const at::Tensor ramp =
+        at::arange(1, v.numel() + 1, v.options()) / static_cast<double>(v.numel());
     sums.push_back(at::stack({v.sum(), (v * ramp).sum()}));
   }
   if (sums.empty()) return;
@@ -78,11 +81,12 @@ void GradientSync::check_replicas(int64_t step) const {
   const at::Tensor differ = (hi - lo).abs().gt(1e-9 * (hi.abs() + 1.0)).any(1).cpu();
   for (size_t i = 0; i < replicated_.size(); ++i) {
     if (differ[static_cast<int64_t>(i)].item<bool>())
-      fail("rank {}: after step {} the replicas of parameter '{}' differ across ranks (checksums "
-           "{:.17g} .. {:.17g}): the ranks diverged (non-deterministic kernels, or a rank skipped a "
-           "step). Resume from the last checkpoint",
-           group_->rank(), step, replicated_[i].name, lo[static_cast<int64_t>(i)][0].item<double>(),
-           hi[static_cast<int64_t>(i)][0].item<double>());
+      fail(
+          "rank {}: after step {} the replicas of parameter '{}' differ across ranks (checksums "
+          "{:.17g} .. {:.17g}): the ranks diverged (non-deterministic kernels, or a rank skipped a "
+          "step). Resume from the last checkpoint",
+          group_->rank(), step, replicated_[i].name, lo[static_cast<int64_t>(i)][0].item<double>(),
+          hi[static_cast<int64_t>(i)][0].item<double>());
   }
 }
 

@@ -58,7 +58,8 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const Environment& env) {
 
 std::shared_ptr<ProcessGroup> ProcessGroup::create(const Environment& env,
                                                    const GroupOptions& options) {
-  if (!(options.timeout_s > 0)) fail("--dist-timeout must be > 0 seconds (got {})", options.timeout_s);
+  if (!(options.timeout_s > 0))
+    fail("--dist-timeout must be > 0 seconds (got {})", options.timeout_s);
   std::shared_ptr<ProcessGroup> pg(new ProcessGroup());
   pg->env_ = env;
   pg->options_ = options;
@@ -66,8 +67,9 @@ std::shared_ptr<ProcessGroup> ProcessGroup::create(const Environment& env,
   bool nccl = false;
   if (backend == "nccl") {
 #ifndef USE_C10D_NCCL
-    fail("--dist-backend nccl: this smx was built against a LibTorch without NCCL; use gloo or "
-         "rebuild with a CUDA LibTorch (-DTorch_DIR=...)");
+    fail(
+        "--dist-backend nccl: this smx was built against a LibTorch without NCCL; use gloo or "
+        "rebuild with a CUDA LibTorch (-DTorch_DIR=...)");
 #endif
     nccl = true;
   } else if (backend == "auto") {
@@ -88,10 +90,11 @@ std::shared_ptr<ProcessGroup> ProcessGroup::create(const Environment& env,
   try {
     pg->store_ = c10::make_intrusive<::c10d::TCPStore>(env.master_addr, so);
   } catch (const std::exception& e) {
-    fail("{}: rendezvous at {}:{} failed within {} s: {}. Check that all {} processes were started, "
-         "MASTER_ADDR/MASTER_PORT agree, and (rank 0) the port is free",
-         env.describe(), env.master_addr, env.master_port, options.timeout_s, e.what(),
-         env.world_size);
+    fail(
+        "{}: rendezvous at {}:{} failed within {} s: {}. Check that all {} processes were started, "
+        "MASTER_ADDR/MASTER_PORT agree, and (rank 0) the port is free",
+        env.describe(), env.master_addr, env.master_port, options.timeout_s, e.what(),
+        env.world_size);
   }
   auto prefixed = c10::make_intrusive<::c10d::PrefixStore>("smx/pg", pg->store_);
   const int rank = static_cast<int>(env.rank), size = static_cast<int>(env.world_size);
@@ -125,9 +128,10 @@ ProcessGroup::~ProcessGroup() = default;
 void ProcessGroup::fail_collective(const std::string& what, const std::exception& e) const {
   std::string reason = e.what();
   if (const auto nl = reason.find('\n'); nl != std::string::npos) reason.resize(nl);
-  fail("rank {} of {}: {} failed: {}. Another rank has most likely exited or been killed (its own "
-       "error is in its output); if every rank is alive but slow, raise --dist-timeout (now {} s)",
-       env_.rank, env_.world_size, what, reason, options_.timeout_s);
+  fail(
+      "rank {} of {}: {} failed: {}. Another rank has most likely exited or been killed (its own "
+      "error is in its output); if every rank is alive but slow, raise --dist-timeout (now {} s)",
+      env_.rank, env_.world_size, what, reason, options_.timeout_s);
 }
 
 void ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, ReduceOp op,
@@ -148,7 +152,8 @@ void ProcessGroup::all_reduce(std::vector<at::Tensor>& tensors, ReduceOp op,
   }
 }
 
-void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root, const std::string& what) {
+void ProcessGroup::broadcast(std::vector<at::Tensor>& tensors, int64_t root,
+                             const std::string& what) {
   try {
     ::c10d::BroadcastOptions o;
     o.rootRank = root;
@@ -175,8 +180,9 @@ std::vector<at::Tensor> ProcessGroup::all_gather(const at::Tensor& input, const 
   return outputs[0];
 }
 
-void ProcessGroup::all_to_all(at::Tensor& output, at::Tensor& input, std::vector<int64_t> out_counts,
-                              std::vector<int64_t> in_counts, const std::string& what) {
+void ProcessGroup::all_to_all(at::Tensor& output, at::Tensor& input,
+                              std::vector<int64_t> out_counts, std::vector<int64_t> in_counts,
+                              const std::string& what) {
   try {
     group_->alltoall_base(output, input, out_counts, in_counts)->wait();
   } catch (const std::exception& e) {

@@ -26,12 +26,14 @@ uint64_t mix64(uint64_t x) {  // splitmix64 finaliser
 
 // A CPU generator state of its own for rank r > 0 (rank 0 keeps the single-process stream).
 at::Tensor rank_rng_state(uint64_t seed, int64_t rank, int64_t step) {
-  auto g = at::make_generator<at::CPUGeneratorImpl>(
-      mix64(seed ^ mix64(static_cast<uint64_t>(rank) * 0x100000001ULL + static_cast<uint64_t>(step))));
+  auto g = at::make_generator<at::CPUGeneratorImpl>(mix64(
+      seed ^ mix64(static_cast<uint64_t>(rank) * 0x100000001ULL + static_cast<uint64_t>(step))));
   return g.get_state();
 }
 
-std::string rng_name(int64_t rank) { return "rng.cpu.rank-" + std::to_string(rank); }
+std::string rng_name(int64_t rank) {
+  return "rng.cpu.rank-" + std::to_string(rank);
+}
 
 template <typename T>
 std::vector<T> rows(const std::vector<T>& v, int64_t row_size, int64_t first, int64_t count) {
@@ -47,8 +49,12 @@ TrainingSession::TrainingSession(DistOptions options, std::shared_ptr<ProcessGro
 
 TrainingSession::~TrainingSession() = default;
 
-int64_t TrainingSession::rank() const { return group_ ? group_->rank() : 0; }
-int64_t TrainingSession::world_size() const { return group_ ? group_->world_size() : 1; }
+int64_t TrainingSession::rank() const {
+  return group_ ? group_->rank() : 0;
+}
+int64_t TrainingSession::world_size() const {
+  return group_ ? group_->world_size() : 1;
+}
 
 at::Device TrainingSession::device(const at::Device& requested) const {
   if (group_ && requested.is_cuda() && !requested.has_index())
@@ -160,7 +166,8 @@ void TrainingSession::sum(const std::vector<double*>& values) const {
   std::vector<at::Tensor> t{torch::tensor(v, torch::kDouble).to(group_->device())};
   group_->all_reduce(t, ReduceOp::sum, "all-reduce of logged statistics");
   const at::Tensor out = t[0].cpu();
-  for (size_t i = 0; i < values.size(); ++i) *values[i] = out[static_cast<int64_t>(i)].item<double>();
+  for (size_t i = 0; i < values.size(); ++i)
+    *values[i] = out[static_cast<int64_t>(i)].item<double>();
 }
 
 void TrainingSession::gather(train::CheckpointContents& c) const {
@@ -184,7 +191,8 @@ void TrainingSession::gather(train::CheckpointContents& c) const {
     const std::vector<std::string> states = group_->gather_strings(tag + "/data", c.data_state);
     if (primary())
       c.data_state =
-          json{{kDataStates, {{"shard", "documents"}, {"world_size", world_size()}, {"states", states}}}}
+          json{{kDataStates,
+                {{"shard", "documents"}, {"world_size", world_size()}, {"states", states}}}}
               .dump();
   }
 }
@@ -203,13 +211,15 @@ void TrainingSession::restore(train::CheckpointContents& c) const {
     const json& d = wrapper.at(kDataStates);
     const int64_t saved = d.at("world_size").get<int64_t>();
     if (!want_per_rank || saved != world_size())
-      fail("this checkpoint holds the data streams of {} ranks sharded by document; it resumes "
-           "only on {} ranks with --shard documents (this job: {} rank(s), --shard {})",
-           saved, saved, world_size(), options_.shard);
+      fail(
+          "this checkpoint holds the data streams of {} ranks sharded by document; it resumes "
+          "only on {} ranks with --shard documents (this job: {} rank(s), --shard {})",
+          saved, saved, world_size(), options_.shard);
     c.data_state = d.at("states").at(static_cast<size_t>(rank())).get<std::string>();
   } else if (want_per_rank) {
-    fail("this checkpoint holds one data stream (a single process or --shard examples); resume it "
-         "with --shard examples, which continues it on any number of ranks");
+    fail(
+        "this checkpoint holds one data stream (a single process or --shard examples); resume it "
+        "with --shard examples, which continues it on any number of ranks");
   }
 
   // RNG: rank r > 0 takes its own saved stream, or a fresh one when the checkpoint had fewer ranks.

@@ -172,7 +172,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
   model->train();
   dist.prepare_model(*model, o.seed);
   AdamW optimizer(*model, {0.9, 0.999, 1e-6, o.weight_decay});
-  PretrainingStream stream(tok, o.data_files, dist.train_stream(stream_options(config, o, Split::train)));
+  PretrainingStream stream(tok, o.data_files,
+                           dist.train_stream(stream_options(config, o, Split::train)));
   const int64_t warmup = o.warmup_steps >= 0 ? o.warmup_steps : std::min<int64_t>(10000, o.steps / 10);
 
   int64_t step = 0;
@@ -234,7 +235,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
   int64_t window_steps = 0;
 
   while (step < o.steps) {
-    if (dist.any((stop != nullptr && stop->load()) || (o.max_time_s > 0 && elapsed() >= o.max_time_s) ||
+    if (dist.any((stop != nullptr && stop->load()) ||
+                 (o.max_time_s > 0 && elapsed() >= o.max_time_s) ||
                  (o.stop_after > 0 && step - result.first_step >= o.stop_after))) {
       result.interrupted = true;
       break;
@@ -251,7 +253,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
         l = pretraining_loss(out, t, config.auxiliary_loss_factor, config.router_z_loss_factor);
       }
       // Means over masked slots and over routed tokens become means over the global batch.
-      const double routed = config.padding == Padding::kMasked ? t.real_tokens : t.input_ids.numel();
+      const double routed =
+          config.padding == Padding::kMasked ? t.real_tokens : t.input_ids.numel();
       l.total = dist.global_loss(l.total, {{l.mlm_term, l.mlm_count}, {l.z_term, routed}});
       const double value = l.total.item<double>();
       if (!std::isfinite(value)) {
@@ -305,7 +308,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o, const std:
   result.final_eval = evaluate(*model, tok, config, o, device);
   log.eval(eval_record(step, result.final_eval, elapsed()));
   dist.finish(*model);
-  if (dist.primary()) model::save_model_weights(*model, o.out_dir + "/model.safetensors");  // --init DIR
+  if (dist.primary())  // for fine-tuning: --init DIR
+    model::save_model_weights(*model, o.out_dir + "/model.safetensors");
   return result;
 }
 

@@ -12,9 +12,9 @@
 #include <fstream>
 #include <thread>
 
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -31,7 +31,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+std::string quote(const std::string& s) {
+  return "'" + s + "'";
+}
 
 // `smx pretrain` flags of a new deterministic tiny run in DIR/<run>.
 std::string pretrain_flags(const smx::testing::ScratchDir& dir, const std::string& run, int batch,
@@ -72,8 +74,8 @@ TEST(DistributedTrainingTest, DataParallelMatchesOneProcessWithDoubleBatch) {
   smx::testing::ScratchDir dir;
   const auto one = smx::testing::run_smx("pretrain " + pretrain_flags(dir, "one", 8, 6));
   ASSERT_EQ(one.status, 0) << one.output;
-  const auto two = smx::testing::run_smx("launch --nproc 2 -- smx pretrain " +
-                                         pretrain_flags(dir, "two", 4, 6));
+  const auto two =
+      smx::testing::run_smx("launch --nproc 2 -- smx pretrain " + pretrain_flags(dir, "two", 4, 6));
   ASSERT_EQ(two.status, 0) << two.output;
   EXPECT_THAT(two.output, HasSubstr("all 2 ranks finished"));
   const auto a = losses(dir.file("one")), b = losses(dir.file("two"));
@@ -88,9 +90,9 @@ TEST(DistributedTrainingTest, ExpertParallelMatchesAndResumesOnOneProcess) {
   const auto one = smx::testing::run_smx("pretrain " + pretrain_flags(dir, "one", 8, 6));
   ASSERT_EQ(one.status, 0) << one.output;
   // Steps 1-3 on 2 ranks, each holding 2 of the 4 experts per MoE layer ...
-  const auto first = smx::testing::run_smx("launch --nproc 2 -- smx pretrain " +
-                                           pretrain_flags(dir, "ep", 4, 6) +
-                                           " --expert-parallel --stop-after 3");
+  const auto first =
+      smx::testing::run_smx("launch --nproc 2 -- smx pretrain " + pretrain_flags(dir, "ep", 4, 6) +
+                            " --expert-parallel --stop-after 3");
   ASSERT_EQ(first.status, 0) << first.output;
   const std::string ep = dir.file("ep");
   const auto latest = train::CheckpointManager(ep, 3).latest();
@@ -115,9 +117,12 @@ TEST(DistributedTrainingTest, ExpertParallelNeedsDivisibleExperts) {
 }
 
 pid_t spawn_rank(const std::string& command_line, int rank, int port, const std::string& log) {
-  const std::vector<std::string> env_vars = {
-      "MASTER_ADDR=127.0.0.1", "MASTER_PORT=" + std::to_string(port), "RANK=" + std::to_string(rank),
-      "WORLD_SIZE=2",          "LOCAL_RANK=" + std::to_string(rank),  "LOCAL_WORLD_SIZE=2"};
+  const std::vector<std::string> env_vars = {"MASTER_ADDR=127.0.0.1",
+                                             "MASTER_PORT=" + std::to_string(port),
+                                             "RANK=" + std::to_string(rank),
+                                             "WORLD_SIZE=2",
+                                             "LOCAL_RANK=" + std::to_string(rank),
+                                             "LOCAL_WORLD_SIZE=2"};
   std::vector<std::string> env(env_vars);
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   std::vector<char*> envp;
@@ -156,7 +161,8 @@ TEST(DistributedTrainingTest, KilledRankEndsTheJobAndItResumes) {
   while (!train::CheckpointManager(run, 2).latest() &&
          std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(train::CheckpointManager(run, 2).latest().has_value()) << read_all(dir.file("rank0.log"));
+  ASSERT_TRUE(train::CheckpointManager(run, 2).latest().has_value())
+      << read_all(dir.file("rank0.log"));
   ::kill(rank1, SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
   int status = 0;
@@ -172,7 +178,8 @@ TEST(DistributedTrainingTest, KilledRankEndsTheJobAndItResumes) {
     ::waitpid(rank0, &status, 0);
     FAIL() << "rank 0 still running 25 s after rank 1 was killed";
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   std::printf("    rank 0 exited %.2f s after rank 1 was killed\n", seconds);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_NE(WEXITSTATUS(status), 0);
@@ -181,12 +188,12 @@ TEST(DistributedTrainingTest, KilledRankEndsTheJobAndItResumes) {
   EXPECT_THAT(log0, HasSubstr("failed"));
 
   // The job resumes from its newest checkpoint on 2 ranks again.
-  train::CheckpointContents before = train::CheckpointManager::load(*train::CheckpointManager(run, 2).latest());
-  const auto resumed = smx::testing::run_smx("launch --nproc 2 -- smx pretrain --resume " + quote(run) +
-                                             " --stop-after 2");
+  train::CheckpointContents before =
+      train::CheckpointManager::load(*train::CheckpointManager(run, 2).latest());
+  const auto resumed = smx::testing::run_smx("launch --nproc 2 -- smx pretrain --resume " +
+                                             quote(run) + " --stop-after 2");
   ASSERT_EQ(resumed.status, 0) << resumed.output;
-  EXPECT_THAT(resumed.output,
-              HasSubstr(fmt::format("steps {}..{}", before.step, before.step + 2)));
+  EXPECT_THAT(resumed.output, HasSubstr(fmt::format("steps {}..{}", before.step, before.step + 2)));
 }
 
 }  // namespace

@@ -30,8 +30,11 @@ TEST(EnvironmentTest, NoVariablesMeansOneProcess) {
 }
 
 TEST(EnvironmentTest, TorchrunVariables) {
-  const Environment env = read({{"RANK", "3"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "1"},
-                                {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "10.0.0.7"},
+  const Environment env = read({{"RANK", "3"},
+                                {"WORLD_SIZE", "4"},
+                                {"LOCAL_RANK", "1"},
+                                {"LOCAL_WORLD_SIZE", "2"},
+                                {"MASTER_ADDR", "10.0.0.7"},
                                 {"MASTER_PORT", "29511"}});
   EXPECT_EQ(env.launcher, "torchrun");
   EXPECT_EQ(env.rank, 3);
@@ -44,15 +47,18 @@ TEST(EnvironmentTest, TorchrunVariables) {
 }
 
 TEST(EnvironmentTest, OpenMpiAndSlurmVariables) {
-  const Environment mpi = read({{"OMPI_COMM_WORLD_RANK", "1"}, {"OMPI_COMM_WORLD_SIZE", "2"},
+  const Environment mpi = read({{"OMPI_COMM_WORLD_RANK", "1"},
+                                {"OMPI_COMM_WORLD_SIZE", "2"},
                                 {"OMPI_COMM_WORLD_LOCAL_RANK", "1"},
                                 {"OMPI_COMM_WORLD_LOCAL_SIZE", "2"}});
   EXPECT_EQ(mpi.launcher, "mpi");
   EXPECT_EQ(mpi.rank, 1);
   EXPECT_EQ(mpi.master_addr, "127.0.0.1");  // one host: loopback is a safe default
-  const Environment slurm =
-      read({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
-            {"SLURM_NTASKS_PER_NODE", "4(x2)"}, {"MASTER_ADDR", "node01"}});
+  const Environment slurm = read({{"SLURM_PROCID", "5"},
+                                  {"SLURM_NTASKS", "8"},
+                                  {"SLURM_LOCALID", "1"},
+                                  {"SLURM_NTASKS_PER_NODE", "4(x2)"},
+                                  {"MASTER_ADDR", "node01"}});
   EXPECT_EQ(slurm.launcher, "slurm");
   EXPECT_EQ(slurm.rank, 5);
   EXPECT_EQ(slurm.world_size, 8);
@@ -65,7 +71,8 @@ TEST(EnvironmentTest, OpenMpiAndSlurmVariables) {
 }
 
 TEST(EnvironmentTest, BadVariablesNameTheVariable) {
-  auto expect_error = [](const std::map<std::string, std::string>& vars, const std::string& needle) {
+  auto expect_error = [](const std::map<std::string, std::string>& vars,
+                         const std::string& needle) {
     try {
       read(vars);
       ADD_FAILURE() << "expected an error containing " << needle;

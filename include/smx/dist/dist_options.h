@@ -13,7 +13,8 @@ struct DistOptions {
   // How ranks split the training stream:
   //  "examples":  every rank reads the whole stream with the global batch W·b and keeps examples
   //               [r·b, (r+1)·b) of each batch: W ranks with batch b train exactly like one process
-  //               with batch W·b, and a checkpoint resumes on any number of ranks with the same W·b.
+  //               with batch W·b, and a checkpoint resumes on any number of ranks with the same
+  //               W·b.
   //  "documents": rank r reads only documents d with d % W == r (less reading per rank); a
   //               checkpoint keeps every rank's stream state and resumes on the same W only.
   std::string shard = "examples";

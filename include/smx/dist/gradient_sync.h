@@ -33,7 +33,8 @@ class GradientSync {
   // After backward, before clipping and the optimizer step. A missing gradient counts as zeros
   // (and is then defined), so every rank reduces the same buckets.
   void average();
-  // Fails with smx::Error if the replicated parameters differ across ranks (`step` for the message).
+  // Fails with smx::Error if the replicated parameters differ across ranks (`step` for the
+  // message).
   void check_replicas(int64_t step) const;
 
   int64_t buckets() const { return static_cast<int64_t>(buckets_.size()); }

@@ -25,8 +25,9 @@ class Store;
 namespace smx::dist {
 
 struct GroupOptions {
-  double timeout_s = 60;        // every collective and store wait
-  std::string backend = "auto";  // "auto" (NCCL if built and CUDA is available, else Gloo), "gloo", "nccl"
+  double timeout_s = 60;  // every collective and store wait
+  std::string backend =
+      "auto";  // "auto" (NCCL if built and CUDA is available, else Gloo), "gloo", "nccl"
 };
 
 enum class ReduceOp { sum, min, max };

@@ -71,12 +71,12 @@ class TrainingSession {
   // by W · count / (sum of count over ranks) (one small all-reduce). Terms that are means over
   // equal-sized shards (NSP, classification) need no entry.
   at::Tensor global_loss(const at::Tensor& total, const std::vector<MeanTerm>& terms) const;
-  void sync_gradients();           // after backward
-  void after_step(int64_t step);   // replica check every check_every steps
+  void sync_gradients();          // after backward
+  void after_step(int64_t step);  // replica check every check_every steps
 
   // ---- agreement and logging ----
-  bool any(bool local) const;                      // true on every rank if true on one
-  double mean(double local) const;                 // over ranks
+  bool any(bool local) const;                          // true on every rank if true on one
+  double mean(double local) const;                     // over ranks
   void sum(const std::vector<double*>& values) const;  // in place, over ranks
 
   // ---- checkpoints ----
