@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   smx::cli::register_glue_command(app);
   smx::cli::register_infer_commands(app);
   smx::cli::register_serve_command(app);
+  smx::cli::register_launch_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

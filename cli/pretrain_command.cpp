@@ -4,9 +4,11 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "dist_options.h"
 #include "model_options.h"
 #include "signals.h"
 #include "smx/core/error.h"
+#include "smx/dist/training_session.h"
 #include "smx/train/checkpoint.h"
 #include "smx/train/pretrainer.h"
 
@@ -61,6 +63,9 @@ void register_pretrain_command(CLI::App& app) {
   auto* bf16 =
       cmd->add_flag("--bf16", o->train.bf16, "bf16 autocast (router and losses stay fp32)");
   o->given.emplace_back(bf16->get_name(), [o](P& dst) { dst.bf16 = o->train.bf16; });
+  add_dist_options(*cmd, o->train.dist, [o](const std::string& name, auto copy) {
+    o->given.emplace_back(name, [copy](P& dst) { copy(dst.dist); });
+  });
 
   cmd->callback([o, cmd] {
     train::PretrainOptions options = o->train;
@@ -85,7 +90,14 @@ void register_pretrain_command(CLI::App& app) {
       options.out_dir = o->out;
       config = o->model.load();
     }
-    const auto result = train::pretrain(config, options, &stop_requested());
+    join_distributed_job(options.dist);  // no-op unless launched as one of several processes
+    train::PretrainResult result;
+    try {
+      result = train::pretrain(config, options, &stop_requested());
+    } catch (const std::exception& e) {
+      dist::rethrow_naming_rank(e);
+    }
+    if (is_secondary_rank()) return;
     fmt::print(
         "{} steps {}..{}: held-out loss {:.4f}, MLM accuracy {:.4f}, NSP accuracy {:.4f}{}\n",
         config.name, result.first_step, result.last_step, result.final_eval.loss,

@@ -71,14 +71,18 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
   const int64_t M = dispatch.token_index.size(1);
   const at::Tensor flat_index = dispatch.token_index.reshape({E * M});
   const at::Tensor buffer = tokens.index_select(0, flat_index).view({E, M, D});  // [E, M, D]
-  at::Tensor h = at::baddbmm(intermediate_bias.unsqueeze(1), buffer, intermediate_kernel);
-  h = at::gelu(h, "tanh");                                                 // [E, M, F]
-  at::Tensor y = at::baddbmm(output_bias.unsqueeze(1), h, output_kernel);  // [E, M, D]
-  y = at::dropout(y, config_.expert_dropout_rate, is_training());
+  at::Tensor y = expert_runner ? expert_runner(*this, buffer) : run_experts(buffer);  // [E, M, D]
   y = y * dispatch.combine_weight.unsqueeze(2).to(y.scalar_type());
   const at::Tensor out =
       torch::zeros({T, D}, y.options()).index_add(0, flat_index, y.view({E * M, D}));
   return {out.view({B, N, D}), dispatch.aux_loss, z_loss};
+}
+
+at::Tensor MoeLayer::run_experts(const at::Tensor& buffer) {
+  at::Tensor h = at::baddbmm(intermediate_bias.unsqueeze(1), buffer, intermediate_kernel);
+  h = at::gelu(h, "tanh");                                                 // [E, M, F]
+  at::Tensor y = at::baddbmm(output_bias.unsqueeze(1), h, output_kernel);  // [E, M, D]
+  return at::dropout(y, config_.expert_dropout_rate, is_training());
 }
 
 }  // namespace smx::model

@@ -39,7 +39,11 @@ std::string numeric_fields(const nlohmann::json& r) {
 }  // namespace
 
 MetricsLog::MetricsLog(const std::string& path, int64_t total_steps, std::string prefix)
-    : total_steps_(total_steps), prefix_(std::move(prefix)), tty_(::isatty(STDERR_FILENO) != 0) {
+    : total_steps_(total_steps),
+      prefix_(std::move(prefix)),
+      tty_(::isatty(STDERR_FILENO) != 0),
+      quiet_(path.empty()) {
+  if (quiet_) return;
   file_ = std::fopen(path.c_str(), "a");
   if (file_ == nullptr) fail("cannot open metrics file '{}': {}", path, std::strerror(errno));
 }
@@ -61,6 +65,7 @@ void MetricsLog::end_progress_line() {
 }
 
 void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
+  if (quiet_) return;
   append(r);
   const int64_t step = r.at("step").get<int64_t>();
   const double done =
@@ -90,6 +95,7 @@ void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
 }
 
 void MetricsLog::eval(const nlohmann::json& r) {
+  if (quiet_) return;
   append(r);
   end_progress_line();
   if (r.contains("mlm_accuracy")) {
@@ -105,6 +111,7 @@ void MetricsLog::eval(const nlohmann::json& r) {
 }
 
 void MetricsLog::message(const std::string& text) {
+  if (quiet_) return;
   end_progress_line();
   std::fprintf(stderr, "%s\n", text.c_str());
 }

@@ -12,6 +12,7 @@
 #include "smx/core/threads.h"
 #include "smx/data/pretraining_data.h"
 #include "smx/data/text_corpus.h"
+#include "smx/dist/training_session.h"
 #include "smx/model/model_weights.h"
 #include "smx/tokenizer/tokenizer.h"
 #include "smx/train/adamw.h"
@@ -113,7 +114,7 @@ json eval_record(int64_t step, const EvalResult& e, double elapsed) {
   X(tokenizer) X(steps) X(batch_size) X(grad_accum) X(warmup_steps) X(learning_rate)          \
       X(weight_decay) X(clip_norm) X(max_time_s) X(log_every) X(eval_every) X(eval_batches)   \
           X(eval_fraction) X(checkpoint_every) X(keep_checkpoints) X(seed) X(threads) X(bf16) \
-              X(device)
+              X(device) X(dist)
 
 json to_json(const PretrainOptions& o) {
   json j;
@@ -150,15 +151,18 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   check_inputs(config, o, *tok);
   config.tokenizer = fs::absolute(tokenizer_path).string();
   CheckpointManager checkpoints(o.out_dir, o.keep_checkpoints);  // also checks it is writable
+  dist::TrainingSession dist(o.dist);  // single-process unless a process group was initialised
 
-  const at::Device device(o.device);
+  const at::Device device = dist.device(at::Device(o.device));
   configure_threads(o.threads);
   if (device.is_cpu()) enable_caching_cpu_allocator();  // steps repeat the same activation sizes
   auto model = model::make_sparse_mixer(config, o.seed);
   model->to(device);
   model->train();
+  dist.prepare_model(*model, o.seed);
   AdamW optimizer(*model, {0.9, 0.999, 1e-6, o.weight_decay});
-  PretrainingStream stream(tok, o.data_files, stream_options(config, o, Split::train));
+  PretrainingStream stream(tok, o.data_files,
+                           dist.train_stream(stream_options(config, o, Split::train)));
   const int64_t warmup =
       o.warmup_steps >= 0 ? o.warmup_steps : std::min<int64_t>(10000, o.steps / 10);
 
@@ -167,8 +171,9 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   if (o.resume) {
     const auto folder = checkpoints.latest();
     if (!folder) fail("--resume: no checkpoint in '{}'", checkpoints.directory());
-    model::load_model_weights(*model, *folder + "/model.safetensors");
-    const CheckpointContents c = CheckpointManager::load(*folder);
+    dist.load_weights(*model, *folder + "/model.safetensors");
+    CheckpointContents c = CheckpointManager::load(*folder);
+    dist.restore(c);
     std::vector<io::NamedTensor> opt_state;
     at::Tensor rng;
     for (const auto& t : c.optimizer) {
@@ -190,10 +195,12 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
         "another --out",
         o.out_dir);
   }
-  write_file_atomically(o.out_dir + "/config.json", config.to_json().dump(2) + "\n");
-  write_file_atomically(o.out_dir + "/options.json", to_json(o).dump(2) + "\n");
+  if (dist.primary()) {
+    write_file_atomically(o.out_dir + "/config.json", config.to_json().dump(2) + "\n");
+    write_file_atomically(o.out_dir + "/options.json", to_json(o).dump(2) + "\n");
+  }
 
-  MetricsLog log(o.out_dir + "/metrics.jsonl", o.steps);
+  MetricsLog log(dist.primary() ? o.out_dir + "/metrics.jsonl" : "", o.steps);  // "": silent
   log.set_time_limit(o.max_time_s);
   auto save = [&](int64_t at_step, double elapsed) {
     CheckpointContents c;
@@ -208,7 +215,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
                  {"elapsed_s", elapsed},
                  {"seed", o.seed}};
     c.data_state = stream.state();
-    return checkpoints.save(c);
+    dist.gather(c);  // every rank: expert blocks, RNG and data states
+    return dist.primary() ? checkpoints.save(c) : std::string();
   };
 
   PretrainResult result;
@@ -222,15 +230,16 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   int64_t window_steps = 0;
 
   while (step < o.steps) {
-    if ((stop != nullptr && stop->load()) || (o.max_time_s > 0 && elapsed() >= o.max_time_s) ||
-        (o.stop_after > 0 && step - result.first_step >= o.stop_after)) {
+    if (dist.any((stop != nullptr && stop->load()) ||
+                 (o.max_time_s > 0 && elapsed() >= o.max_time_s) ||
+                 (o.stop_after > 0 && step - result.first_step >= o.stop_after))) {
       result.interrupted = true;
       break;
     }
     const double lr = learning_rate(o.learning_rate, step, warmup, o.steps);
     double step_loss = 0;
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
-      const auto batch = stream.next_batch();
+      const auto batch = dist.local_batch(stream.next_batch());
       const BatchTensors t = to_tensors(*batch, device, config.pad_id);
       PretrainingLoss l;
       {
@@ -238,6 +247,10 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
         const auto out = model->forward(t.input_ids, t.type_ids, t.masked_lm_positions);
         l = pretraining_loss(out, t, config.auxiliary_loss_factor, config.router_z_loss_factor);
       }
+      // Means over masked slots and over routed tokens become means over the global batch.
+      const double routed =
+          config.padding == Padding::kMasked ? t.real_tokens : t.input_ids.numel();
+      l.total = dist.global_loss(l.total, {{l.mlm_term, l.mlm_count}, {l.z_term, routed}});
       const double value = l.total.item<double>();
       if (!std::isfinite(value)) {
         const auto last = checkpoints.latest();
@@ -254,16 +267,20 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
       nsp_c += l.nsp_correct;
       nsp_n += l.nsp_count;
     }
+    dist.sync_gradients();
+    step_loss = dist.mean(step_loss);
     if (o.clip_norm > 0) clip_grad_norm(*model, o.clip_norm);
     optimizer.step(lr);
     optimizer.zero_grad();
     ++step;
+    dist.after_step(step);
     ++window_steps;
     window_loss += step_loss;
     result.losses.push_back(step_loss);
 
     if (step % o.log_every == 0 || step == o.steps) {
       const double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
+      dist.sum({&window_tokens, &mlm_c, &mlm_n, &nsp_c, &nsp_n});
       log.train({{"type", "train"},
                  {"step", step},
                  {"loss", window_loss / static_cast<double>(window_steps)},
@@ -290,8 +307,9 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   }
   result.final_eval = evaluate(*model, tok, config, o, device);
   log.eval(eval_record(step, result.final_eval, elapsed()));
-  model::save_model_weights(*model,
-                            o.out_dir + "/model.safetensors");  // for fine-tuning: --init DIR
+  dist.finish(*model);
+  if (dist.primary())  // for fine-tuning: --init DIR
+    model::save_model_weights(*model, o.out_dir + "/model.safetensors");
   return result;
 }
 

@@ -36,6 +36,8 @@ PretrainingLoss pretraining_loss(const model::SparseMixerOutput& out, const Batc
   const at::Tensor nsp_logits = out.classification_logits.to(torch::kFloat);
   const at::Tensor nsp = at::cross_entropy_loss(nsp_logits, batch.nsp_labels);
   const at::Tensor aux = out.encoder.aux_loss.sum(), z = out.encoder.z_loss.sum();
+  r.mlm_term = mlm;
+  r.z_term = z * z_factor;
   r.total = mlm + nsp + aux * aux_factor + z * z_factor;
 
   torch::NoGradGuard no_grad;

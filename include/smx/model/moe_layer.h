@@ -3,6 +3,8 @@
 // [E, M, D], and outputs are scatter-added back weighted by the router probability.
 #pragma once
 
+#include <functional>
+
 #include "smx/config/model_config.h"
 #include "smx/model/dense.h"
 
@@ -19,6 +21,13 @@ class MoeLayer : public torch::nn::Module {
   explicit MoeLayer(const ModelConfig& config);
   // x: [B, N, D]; valid: [B, N] bool, or undefined when every position is routed (reference).
   MoeOutput forward(const at::Tensor& x, const at::Tensor& valid);
+  // The experts this layer holds (intermediate_kernel.size(0): E, or E/W when expert-parallel)
+  // on their slots, output dropout included: [E_held, M, D] -> [E_held, M, D].
+  at::Tensor run_experts(const at::Tensor& buffer);
+
+  // When set, runs the dispatched [E, M, D] buffer instead of run_experts: expert parallelism
+  // (dist/expert_parallel.h) ships each expert's slots to the rank holding it and back.
+  std::function<at::Tensor(MoeLayer& layer, const at::Tensor& buffer)> expert_runner;
 
   std::shared_ptr<Dense> router;   // kernel [D, E], bias [E]
   at::Tensor intermediate_kernel;  // [E, D, F]

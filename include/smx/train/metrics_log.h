@@ -13,7 +13,8 @@ namespace smx::train {
 class MetricsLog {
  public:
   // Appends to `path` (created if missing); `total_steps` sizes the progress bar and ETA;
-  // `prefix` starts every generic terminal line (e.g. "[lr 1e-05 batch 32] ").
+  // `prefix` starts every generic terminal line (e.g. "[lr 1e-05 batch 32] "). An empty path makes
+  // a silent log (ranks other than 0 of a distributed job).
   MetricsLog(const std::string& path, int64_t total_steps, std::string prefix = "");
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
@@ -41,6 +42,7 @@ class MetricsLog {
   std::string prefix_;
   bool tty_;
   bool progress_open_ = false;
+  bool quiet_ = false;
 };
 
 }  // namespace smx::train

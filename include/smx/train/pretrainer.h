@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/config/model_config.h"
+#include "smx/dist/dist_options.h"
 
 namespace smx::train {
 
@@ -36,7 +37,8 @@ struct PretrainOptions {
   int threads = 0;    // 0 = every core
   bool bf16 = false;  // bf16 autocast for matmuls; router and losses stay fp32
   std::string device = "cpu";
-  bool resume = false;  // continue from out_dir's newest checkpoint
+  bool resume = false;                  // continue from out_dir's newest checkpoint
+  dist::DistOptions dist;               // multi-process training (docs/distributed.md)
 };
 
 // The options of a run are saved as DIR/options.json so that --resume continues with them.

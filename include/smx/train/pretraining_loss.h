@@ -24,6 +24,7 @@ BatchTensors to_tensors(const PretrainingBatch& batch, const at::Device& device,
 
 struct PretrainingLoss {
   at::Tensor total;  // [] differentiable
+  at::Tensor mlm_term, z_term;  // [] differentiable parts of total (reweighted across ranks, dist/)
   double mlm = 0, nsp = 0, aux = 0, z = 0;
   double mlm_correct = 0, mlm_count = 0;  // weighted counts over masked positions
   double nsp_correct = 0, nsp_count = 0;
