@@ -81,14 +81,17 @@ at::Tensor run_distributed(ProcessGroup& group, int64_t held, model::MoeLayer& l
   const std::vector<at::Tensor> blocks = arrived.split_with_sizes(recv_rows, 0);
   std::vector<at::Tensor> from_rank;  // [held, M_p, D]
   for (int64_t p = 0; p < W; ++p) from_rank.push_back(blocks[p].view({held, slots[p], D}));
-  const at::Tensor work = at::cat(from_rank, 1);    // [held, ΣM_p, D]
-  const at::Tensor done = layer.run_experts(work);  // [held, ΣM_p, D]
+  const at::Tensor work = at::cat(from_rank, 1);  // [held, ΣM_p, D]
+  // Outputs travel in the buffer's dtype (fp32 under bf16 autocast: exact, and every backend has
+  // it).
+  const at::Tensor out = layer.run_experts(work);  // [held, ΣM_p, D]
+  const at::Tensor done = out.to(buffer.scalar_type());
   std::vector<at::Tensor> back;
   for (const auto& block : done.split_with_sizes(slots, 1))
     back.push_back(block.reshape({block.size(0) * block.size(1), D}));
   const at::Tensor returned =
       all_to_all_rows(group, at::cat(back, 0), recv_rows, send_rows);  // [E·M, D]
-  return returned.view({E, M, D});
+  return returned.view({E, M, D}).to(out.scalar_type());
 }
 
 }  // namespace

@@ -45,7 +45,7 @@ std::string pretrain_flags(const smx::testing::ScratchDir& dir, const std::strin
       "--config sparse-mixer-tiny --set vocab_size={} --set dropout_rate=0 --set "
       "mixing_dropout_rate=0 --set expert_dropout_rate=0 --tokenizer {} --data {} --out {} "
       "--steps {} --batch {} --lr 3e-3 --warmup 2 --log-every 1 --eval-every 0 --eval-batches 1 "
-      "--eval-fraction 0.1 --checkpoint-every 0 --threads 1 --seed 3 --check-replicas-every 1",
+      "--eval-fraction 0.1 --threads 1 --seed 3 --check-replicas-every 1",
       vocab, quote(smx::testing::tiny_tokenizer()->path()), quote(dir.file("corpus.txt")),
       quote(dir.file(run)), steps, batch);
 }
@@ -72,10 +72,12 @@ double compare(const std::vector<double>& a, const std::vector<double>& b, const
 
 TEST(DistributedTrainingTest, DataParallelMatchesOneProcessWithDoubleBatch) {
   smx::testing::ScratchDir dir;
-  const auto one = smx::testing::run_smx("pretrain " + pretrain_flags(dir, "one", 8, 6));
+  const auto one = smx::testing::run_smx("pretrain " + pretrain_flags(dir, "one", 8, 6) +
+                                         " --checkpoint-every 0");
   ASSERT_EQ(one.status, 0) << one.output;
   const auto two =
-      smx::testing::run_smx("launch --nproc 2 -- smx pretrain " + pretrain_flags(dir, "two", 4, 6));
+      smx::testing::run_smx("launch --nproc 2 -- smx pretrain " + pretrain_flags(dir, "two", 4, 6) +
+                            " --checkpoint-every 0");
   ASSERT_EQ(two.status, 0) << two.output;
   EXPECT_THAT(two.output, HasSubstr("all 2 ranks finished"));
   const auto a = losses(dir.file("one")), b = losses(dir.file("two"));
@@ -87,7 +89,8 @@ TEST(DistributedTrainingTest, DataParallelMatchesOneProcessWithDoubleBatch) {
 
 TEST(DistributedTrainingTest, ExpertParallelMatchesAndResumesOnOneProcess) {
   smx::testing::ScratchDir dir;
-  const auto one = smx::testing::run_smx("pretrain " + pretrain_flags(dir, "one", 8, 6));
+  const auto one = smx::testing::run_smx("pretrain " + pretrain_flags(dir, "one", 8, 6) +
+                                         " --checkpoint-every 0");
   ASSERT_EQ(one.status, 0) << one.output;
   // Steps 1-3 on 2 ranks, each holding 2 of the 4 experts per MoE layer ...
   const auto first =
@@ -99,7 +102,9 @@ TEST(DistributedTrainingTest, ExpertParallelMatchesAndResumesOnOneProcess) {
   ASSERT_TRUE(latest.has_value());
   // ... whose checkpoint holds every expert in one file ...
   for (const auto& t : io::read_safetensors(*latest + "/model.safetensors").tensors)
-    if (t.name.find("moe.intermediate_kernel") != std::string::npos) EXPECT_EQ(t.tensor.size(0), 4);
+    if (t.name.find("moe.intermediate_kernel") != std::string::npos) {
+      EXPECT_EQ(t.tensor.size(0), 4);
+    }
   // ... and steps 4-6 in one process with the same global batch.
   const auto second = smx::testing::run_smx("pretrain --resume " + quote(ep) + " --batch 8");
   ASSERT_EQ(second.status, 0) << second.output;
@@ -158,11 +163,17 @@ TEST(DistributedTrainingTest, KilledRankEndsTheJobAndItResumes) {
   const pid_t rank1 = spawn_rank(command, 1, port, dir.file("rank1.log"));
   // Wait for a checkpoint, then kill rank 1 without warning.
   const auto start = std::chrono::steady_clock::now();
-  while (!train::CheckpointManager(run, 2).latest() &&
+  int early = 0;
+  while (!train::CheckpointManager(run, 2).latest() && ::waitpid(rank0, &early, WNOHANG) == 0 &&
          std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(train::CheckpointManager(run, 2).latest().has_value())
-      << read_all(dir.file("rank0.log"));
+  if (!train::CheckpointManager(run, 2).latest()) {
+    ::kill(rank0, SIGKILL);
+    ::kill(rank1, SIGKILL);
+    ::waitpid(rank0, nullptr, 0);
+    ::waitpid(rank1, nullptr, 0);
+    FAIL() << "no checkpoint within 60 s; rank 0 wrote:\n" << read_all(dir.file("rank0.log"));
+  }
   ::kill(rank1, SIGKILL);
   const auto killed = std::chrono::steady_clock::now();
   int status = 0;
