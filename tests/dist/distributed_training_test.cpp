@@ -101,10 +101,11 @@ TEST(DistributedTrainingTest, ExpertParallelMatchesAndResumesOnOneProcess) {
   const auto latest = train::CheckpointManager(ep, 3).latest();
   ASSERT_TRUE(latest.has_value());
   // ... whose checkpoint holds every expert in one file ...
-  for (const auto& t : io::read_safetensors(*latest + "/model.safetensors").tensors)
+  for (const auto& t : io::read_safetensors(*latest + "/model.safetensors").tensors) {
     if (t.name.find("moe.intermediate_kernel") != std::string::npos) {
       EXPECT_EQ(t.tensor.size(0), 4);
     }
+  }
   // ... and steps 4-6 in one process with the same global batch.
   const auto second = smx::testing::run_smx("pretrain --resume " + quote(ep) + " --batch 8");
   ASSERT_EQ(second.status, 0) << second.output;
