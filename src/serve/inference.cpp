@@ -3,42 +3,14 @@
 #include <algorithm>
 #include <numeric>
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include "smx/core/error.h"
 #include "smx/data/batch_padding.h"
+#include "smx/train/autocast.h"
 
 namespace smx::serve {
 namespace {
-
-// bf16 autocast on the CPU (and CUDA) for the scope.
-class AutocastScope {
- public:
-  AutocastScope(bool enabled, bool cuda) : enabled_(enabled), cuda_(cuda) {
-    if (!enabled_) return;
-    if (cuda_) {
-      at::autocast::set_enabled(true);
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    } else {
-      at::autocast::set_cpu_enabled(true);
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-    }
-  }
-  ~AutocastScope() {
-    if (!enabled_) return;
-    if (cuda_)
-      at::autocast::set_enabled(false);
-    else
-      at::autocast::set_cpu_enabled(false);
-    at::autocast::clear_cache();
-  }
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool enabled_, cuda_;
-};
 
 std::vector<float> to_floats(const at::Tensor& t) {
   const at::Tensor c = t.to(torch::kCPU, torch::kFloat).contiguous();
@@ -98,7 +70,7 @@ std::vector<ExampleOutput> InferenceEngine::run(const std::vector<BatchRequest>&
   torch::NoGradGuard no_grad;
   model::SparseMixerOutput out;
   {
-    AutocastScope autocast(precision_ == Precision::kBf16, device.is_cuda());
+    train::AutocastScope autocast(precision_ == Precision::kBf16, device);
     out = model.forward(input_ids, type_ids);
   }
   const at::Tensor hidden = out.encoder.hidden.to(torch::kCPU, torch::kFloat);
