@@ -38,7 +38,7 @@ Report account(const ModelConfig& config, int64_t seq_len = 0);
 // MLM predictions per example at sequence length N: 80 at 512, scaled linearly, at least 1.
 int64_t max_predictions_for(int64_t seq_len);
 
-// "attention", "linear", ... for layer `layer`; "moe" or "mlp" for its feed-forward.
+// The mixing sublayer of layer `layer`: "attention", "linear", "fourier", "hartley", ...
 std::string mixing_name(const ModelConfig& config, int64_t layer);
 
 }  // namespace smx::accounting
