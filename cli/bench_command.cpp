@@ -41,6 +41,7 @@ struct BenchCliOptions {
   bool training_only = false;
   bool active_wait = false;
   bool no_cache = false;
+  bool profile = false;
 };
 
 // libgomp reads OMP_WAIT_POLICY once, when it is loaded, so the passive policy needs a re-exec.
@@ -67,6 +68,7 @@ void run(const BenchCliOptions& o, CLI::App* cmd) {
   options.precision = bench::parse_precision(o.dtype);
   options.threads = o.threads;
   options.caching_allocator = !o.no_cache;
+  options.profile = o.profile;
   if (o.inference_only && o.training_only)
     fail("smx bench: --inference-only and --training-only exclude each other; drop one");
   options.inference = !o.training_only;
@@ -128,7 +130,7 @@ void register_bench_command(CLI::App& app) {
                   "Override a config key of every --config: --set key=value");
   cmd->add_option("--ablation", o->ablation,
                   "Speed columns of an ablation table: mixing (T1), hybrid (T2), experts (T14), "
-                  "capacity (T8), layout (T5), padding");
+                  "capacity (T8), layout (T5), padding, fused (smx kernels vs ATen ops)");
   cmd->add_option("--seq-len", o->seq_len, "Sequence length N")->capture_default_str();
   cmd->add_option("--batch", o->batch, "Examples per step")->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "fp32, or bf16 (autocast GEMMs, fp32 router and losses)")
@@ -141,6 +143,9 @@ void register_bench_command(CLI::App& app) {
   cmd->add_flag("--inference-only", o->inference_only, "Skip the training steps");
   cmd->add_flag("--training-only", o->training_only, "Skip the inference forwards");
   cmd->add_flag("--peak", o->peak, "Also measure this machine's fp32 and bf16 GEMM peak");
+  cmd->add_flag("--profile", o->profile,
+                "After the repeats, run one more step of each case under the op profiler and "
+                "print where its time goes (self time per ATen op)");
   cmd->add_flag("--peer", o->peer, "Also run the PyTorch eager peer on the same cases");
   cmd->add_option("--peer-python", o->peer_python, "Python with torch for --peer")
       ->capture_default_str();

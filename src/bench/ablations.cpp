@@ -28,7 +28,7 @@ std::vector<std::string> linear4_moe(int64_t moe_layers, const std::string& layo
 }  // namespace
 
 std::vector<std::string> ablation_kinds() {
-  return {"mixing", "hybrid", "experts", "capacity", "layout", "padding"};
+  return {"mixing", "hybrid", "experts", "capacity", "layout", "padding", "fused"};
 }
 
 std::string ablation_title(const std::string& kind) {
@@ -38,9 +38,10 @@ std::string ablation_title(const std::string& kind) {
   if (kind == "capacity") return "Table 8 variants: Sparse Mixer Base by capacity factor";
   if (kind == "layout") return "Table 5 (speed): MoE layer count and layout";
   if (kind == "padding") return "Padding: 128-token examples, padded to 512 vs masked at 128";
+  if (kind == "fused") return "Fused kernels: smx's CPU kernels vs the plain ATen ops they replace";
   fail(
       "--ablation: unknown kind '{}'; use one of mixing, hybrid, experts, capacity, layout, "
-      "padding",
+      "padding, fused",
       kind);
 }
 
@@ -89,6 +90,13 @@ std::vector<BenchCase> ablation_cases(const std::string& kind) {
     for (const char* layout : {"BOTTOM", "MIDDLE", "TOP"})
       cases.push_back(
           make_case(fmt::format("6-{}", layout), "bert-base", linear4_moe(6, layout, 16)));
+  } else if (kind == "fused") {
+    for (const char* preset : {"bert-base", "sparse-mixer-base"}) {
+      BenchCase aten = make_case(fmt::format("{} ATen ops", preset), preset, {});
+      aten.fused = false;
+      cases.push_back(aten);
+      cases.push_back(make_case(fmt::format("{} fused", preset), preset, {}));
+    }
   } else {  // padding
     cases.push_back(make_case("SM padded to 512", "sparse-mixer-base", {}, 512, 128));
     cases.push_back(make_case("SM masked at 128", "sparse-mixer-base", {"padding=masked"}, 128));

@@ -17,14 +17,12 @@ at::Tensor pretraining_loss(const model::SparseMixerOutput& out, const Pretraini
          config.router_z_loss_factor * out.encoder.z_loss.sum();
 }
 
-std::unique_ptr<torch::optim::AdamW> make_adamw(model::SparseMixer& model, double lr) {
-  torch::optim::AdamWOptions options(lr);
-  options.betas({0.9, 0.999}).eps(1e-6).weight_decay(0.01);
-  return std::make_unique<torch::optim::AdamW>(model.parameters(), options);
+std::unique_ptr<train::AdamW> make_adamw(model::SparseMixer& model) {
+  return std::make_unique<train::AdamW>(model, train::AdamWOptions{0.9, 0.999, 1e-6, 0.01});
 }
 
-double pretraining_step(model::SparseMixer& model, torch::optim::Optimizer& optimizer,
-                        const PretrainingBatch& batch) {
+double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer,
+                        const PretrainingBatch& batch, double lr) {
   model.train();
   // Drop the gradients instead of zeroing them (no memset of every parameter's gradient).
   for (auto& p : model.parameters()) p.mutable_grad() = at::Tensor();
@@ -32,7 +30,7 @@ double pretraining_step(model::SparseMixer& model, torch::optim::Optimizer& opti
       model.forward(batch.input_ids, batch.type_ids, batch.positions);
   const at::Tensor loss = pretraining_loss(out, batch, model.config());
   loss.backward();
-  optimizer.step();
+  optimizer.step(lr);
   return loss.item<double>();
 }
 

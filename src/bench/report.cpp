@@ -110,6 +110,19 @@ std::string format_report(const BenchReport& r) {
                          cell("training_ms", mine ? &mine->training_ms : nullptr));
     }
   }
+  for (const CaseResult& c : r.cases) {
+    const auto per_example = [&](const OpProfile& p) {
+      return fmt::format("{:.1f} ms/ex", p.wall_ms / static_cast<double>(r.options.batch));
+    };
+    if (c.inference_profile)
+      out += fmt::format("  {} inference, one batch under the op profiler ({}):\n{}", c.label,
+                         per_example(*c.inference_profile),
+                         format_op_profile(*c.inference_profile, 15, "    "));
+    if (c.training_profile)
+      out += fmt::format("  {} training step, one batch under the op profiler ({}):\n{}", c.label,
+                         per_example(*c.training_profile),
+                         format_op_profile(*c.training_profile, 20, "    "));
+  }
   out += fmt::format("  wall time {:.0f} s\n", r.wall_seconds);
   return out;
 }
@@ -144,6 +157,8 @@ nlohmann::json to_json(const BenchReport& r) {
                           {"inference_peak_rss_bytes", c.inference_peak_bytes},
                           {"training_peak_rss_bytes", c.training_peak_bytes},
                           {"final_loss", c.final_loss}};
+    if (c.inference_profile) row["inference_profile"] = to_json(*c.inference_profile);
+    if (c.training_profile) row["training_profile"] = to_json(*c.training_profile);
     const CaseResult& first = r.cases.front();
     if (c.inference_ms.median > 0 && first.inference_ms.median > 0)
       row["inference_speedup"] = first.inference_ms.median / c.inference_ms.median;

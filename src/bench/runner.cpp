@@ -17,6 +17,7 @@
 #include "smx/core/caching_allocator.h"
 #include "smx/core/error.h"
 #include "smx/model/sparse_mixer.h"
+#include "smx/ops/fused_kernels.h"
 
 namespace smx::bench {
 namespace {
@@ -42,9 +43,10 @@ struct Slot {
   BenchCase spec;
   int64_t N = 0;
   std::shared_ptr<model::SparseMixer> model;
-  std::unique_ptr<torch::optim::AdamW> optimizer;
+  std::unique_ptr<train::AdamW> optimizer;
   PretrainingBatch batch;
   std::vector<double> inference, training;
+  std::optional<OpProfile> inference_profile, training_profile;
   int64_t weight_bytes = 0;
   int64_t inference_peak = 0, training_peak = 0;
   bool skip_training = false;
@@ -75,6 +77,7 @@ class Runner {
 
   // Times one eval forward; the first call of a case also records its memory high-water.
   double infer(Slot& s, bool record_peak) {
+    ops::set_fused_kernels(s.spec.fused);
     if (record_peak) release_cached_cpu_memory();
     const bool reset = record_peak && reset_peak_rss();
     const int64_t base = current_rss_bytes();
@@ -92,6 +95,7 @@ class Runner {
   }
 
   double train(Slot& s, bool record_peak) {
+    ops::set_fused_kernels(s.spec.fused);
     // Training invalidates the cached bf16 weights of the eval path (and vice versa).
     clear_cast_cache();
     if (record_peak) release_cached_cpu_memory();
@@ -137,6 +141,15 @@ class Runner {
                           timed ? r - warmup + 1 : r + 1, timed ? repeats : warmup, s->spec.label,
                           1e3 * t / o_.batch));
         }
+      }
+    }
+    if (o_.profile) {
+      for (Slot* s : slots) {
+        log(fmt::format("  profiling {}", s->spec.label));
+        if (o_.inference) s->inference_profile = profile_ops([&] { infer(*s, false); });
+        clear_cast_cache();
+        if (o_.training && !s->skip_training)
+          s->training_profile = profile_ops([&] { train(*s, false); });
       }
     }
   }
@@ -246,6 +259,9 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
     r.training_peak_bytes = s.training_peak;
     r.training_skipped = s.skip_training;
     r.final_loss = s.loss;
+    ops::set_fused_kernels(true);
+    r.inference_profile = s.inference_profile;
+    r.training_profile = s.training_profile;
     report.cases.push_back(r);
   }
   report.peak_rss_reset = runner.peak_reset_ok();

@@ -5,6 +5,8 @@
 
 #include <torch/torch.h>
 
+#include "smx/ops/softmax.h"
+
 namespace smx::model {
 namespace {
 
@@ -48,7 +50,8 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
     const at::Tensor mask = (input.valid.unsqueeze(2) & input.valid.unsqueeze(1)).unsqueeze(1);
     logits = logits.masked_fill(mask.logical_not(), lowest_finite(logits.scalar_type()));
   }
-  at::Tensor probs = at::softmax(logits, -1);  // [B, H, N, N]
+  // [B, H, N, N] in the logits' dtype: bf16 under autocast, not an fp32 round trip.
+  at::Tensor probs = ops::softmax_last_dim(logits);
   if (is_training() && dropout_rate_ > 0) {
     const double keep = 1.0 - dropout_rate_;
     const at::Tensor drop = at::bernoulli(at::full({1, 1, N, N}, keep, probs.options())) / keep;

@@ -4,6 +4,8 @@
 
 #include <torch/torch.h>
 
+#include "smx/ops/add_layer_norm.h"
+
 namespace smx::model {
 
 at::Tensor normal_002(at::IntArrayRef shape) {
@@ -39,6 +41,16 @@ at::Tensor Dense::forward(const at::Tensor& x) const {
   return bias.defined() ? out.add_(bias) : out;
 }
 
+at::Tensor Dense::matmul(const at::Tensor& x) const {
+  if (x.dim() == 3 && x.is_contiguous())  // one GEMM over [B·N, in]
+    return at::mm(x.view({-1, x.size(2)}), kernel).view({x.size(0), x.size(1), -1});
+  return at::matmul(x, kernel);
+}
+
+namespace {
+constexpr double kEps = 1e-12;  // the reference's LayerNorm epsilon
+}  // namespace
+
 LayerNorm::LayerNorm(int64_t features) {
   scale = register_parameter("scale", torch::ones({features}));
   bias = register_parameter("bias", torch::zeros({features}));
@@ -47,7 +59,11 @@ LayerNorm::LayerNorm(int64_t features) {
 at::Tensor LayerNorm::forward(const at::Tensor& x) const {
   // Under bf16 autocast the input may be bf16: normalise in fp32, like autocast's fp32 ops.
   const at::Tensor in = x.scalar_type() == scale.scalar_type() ? x : x.to(scale.scalar_type());
-  return at::layer_norm(in, {x.size(-1)}, scale, bias, 1e-12);
+  return at::layer_norm(in, {x.size(-1)}, scale, bias, kEps);
+}
+
+at::Tensor LayerNorm::forward(const at::Tensor& x, const at::Tensor& residual) const {
+  return ops::add_layer_norm(x, residual, scale, bias, kEps);
 }
 
 }  // namespace smx::model

@@ -21,18 +21,18 @@ EncoderBlock::EncoderBlock(const ModelConfig& config, int64_t layer)
 BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& valid) {
   // `masked`: zero pads so no transform can carry them into real tokens.
   const at::Tensor x = masked_ ? x_in * valid.unsqueeze(2).to(x_in.scalar_type()) : x_in;
-  const at::Tensor y = mixing_layer_norm->forward(x + mixing->forward({x, valid}));
+  const at::Tensor y = mixing_layer_norm->forward(mixing->forward({x, valid}), x);  // LN(x + mix)
   BlockOutput out;
-  at::Tensor z;
+  at::Tensor f;  // the feed-forward sublayer's output
   if (moe) {
     MoeOutput m = moe->forward(y, masked_ ? valid : at::Tensor());
-    z = y + m.output;
+    f = m.output;
     out.aux_loss = m.aux_loss;
     out.z_loss = m.z_loss;
   } else {
-    z = y + feed_forward->forward(y);
+    f = feed_forward->forward(y);
   }
-  out.hidden = output_layer_norm->forward(z);
+  out.hidden = output_layer_norm->forward(f, y);  // LN(y + f)
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "smx/model/dense.h"
+#include "smx/ops/fused_kernels.h"
 
 namespace smx::model {
 
@@ -12,10 +13,16 @@ LinearMixing::LinearMixing(int64_t max_seq_len, int64_t d_model) {
 }
 
 at::Tensor LinearMixing::forward(const MixingInput& input) {
-  const int64_t N = input.x.size(1);
+  const at::Tensor& x = input.x;
+  const int64_t B = x.size(0), N = x.size(1), D = x.size(2);
   const at::Tensor w_s = input_kernel.narrow(0, 0, N).narrow(1, 0, N);  // [N, N]
-  // Hidden axis first: one [B*N, D] x [D, D] GEMM, then a batched [N, N] x [N, D] product.
-  return at::matmul(w_s, at::matmul(input.x, hidden_kernel));
+  if (!ops::fused_kernels_enabled())  // the broadcast form, for `smx bench --ablation fused`
+    return at::matmul(w_s, at::matmul(x, hidden_kernel));
+  // Two plain GEMMs (a broadcast [N, N] x [B, N, D] matmul runs as a slower batched product):
+  // the hidden axis over [B·N, D], then the sequence axis over [N, B·D] for the whole batch.
+  const at::Tensor y = at::mm(x.reshape({B * N, D}), hidden_kernel);             // [B·N, D]
+  const at::Tensor y_t = y.view({B, N, D}).transpose(0, 1).reshape({N, B * D});  // [N, B·D]
+  return at::mm(w_s, y_t).view({N, B, D}).transpose(0, 1);  // [B, N, D], a strided view
 }
 
 }  // namespace smx::model

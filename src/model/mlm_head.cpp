@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "smx/ops/bias_gelu.h"
+
 namespace smx::model {
 
 MlmHead::MlmHead(const ModelConfig& config) {
@@ -16,7 +18,7 @@ at::Tensor MlmHead::forward(const at::Tensor& hidden, const at::Tensor& position
   const at::Tensor gathered =
       hidden.gather(1, positions.unsqueeze(2).expand({positions.size(0), positions.size(1), D}));
   const at::Tensor u =
-      layer_norm->forward(at::gelu(dense->forward(gathered), "tanh"));  // [B,P,D_e]
+      layer_norm->forward(ops::bias_gelu(dense->matmul(gathered), dense->bias));  // [B,P,D_e]
   return at::linear(u, word_embeddings, output_bias);  // u · E_wordᵀ + b: [B, P, V]
 }
 

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "smx/ops/bias_gelu.h"
+
 namespace smx::model {
 
 Mlp::Mlp(int64_t d_model, int64_t d_ff, double dropout_rate) : dropout_rate_(dropout_rate) {
@@ -10,7 +12,8 @@ Mlp::Mlp(int64_t d_model, int64_t d_ff, double dropout_rate) : dropout_rate_(dro
 }
 
 at::Tensor Mlp::forward(const at::Tensor& x) const {
-  const at::Tensor h = at::gelu(intermediate->forward(x), "tanh");
+  // The intermediate bias rides in the GELU pass (ops/bias_gelu.h): one pass over [.., F].
+  const at::Tensor h = ops::bias_gelu(intermediate->matmul(x), intermediate->bias);
   return at::dropout(output->forward(h), dropout_rate_, is_training());
 }
 

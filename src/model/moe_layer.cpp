@@ -1,13 +1,26 @@
 #include "smx/model/moe_layer.h"
 
+#include <ATen/autocast_mode.h>
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
 
+#include "smx/ops/bias_gelu.h"
+#include "smx/ops/expert_dispatch.h"
 #include "smx/routing/capacity.h"
 #include "smx/routing/experts_choose.h"
 #include "smx/routing/tokens_choose.h"
 
 namespace smx::model {
+namespace {
+
+// The dtype the expert GEMMs run in: autocast's lower precision when it is on, else x's.
+at::ScalarType gemm_dtype(const at::Tensor& x) {
+  if (x.is_cpu() && at::autocast::is_cpu_enabled()) return at::autocast::get_autocast_cpu_dtype();
+  if (x.is_cuda() && at::autocast::is_enabled()) return at::autocast::get_autocast_gpu_dtype();
+  return x.scalar_type();
+}
+
+}  // namespace
 
 MoeLayer::MoeLayer(const ModelConfig& config) : config_(config) {
   const int64_t D = config.d_model, E = config.num_experts, F = config.expert_d_ff;
@@ -69,18 +82,20 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
                               : routing::experts_choose(problem);
 
   const int64_t M = dispatch.token_index.size(1);
-  const at::Tensor flat_index = dispatch.token_index.reshape({E * M});
-  const at::Tensor buffer = tokens.index_select(0, flat_index).view({E, M, D});  // [E, M, D]
-  at::Tensor y = expert_runner ? expert_runner(*this, buffer) : run_experts(buffer);  // [E, M, D]
-  y = y * dispatch.combine_weight.unsqueeze(2).to(y.scalar_type());
-  const at::Tensor out =
-      torch::zeros({T, D}, y.options()).index_add(0, flat_index, y.view({E * M, D}));
+  // Tokens to slots and back through one inverse index (ops/expert_dispatch.h); the gather
+  // writes the buffer in the expert GEMMs' dtype.
+  const ops::SlotIndex slots = ops::make_slot_index(dispatch.token_index, T);
+  const at::Tensor buffer =
+      ops::dispatch_tokens(tokens, slots, gemm_dtype(tokens)).view({E, M, D});  // [E, M, D]
+  const at::Tensor y = expert_runner ? expert_runner(*this, buffer) : run_experts(buffer);
+  const at::Tensor out = ops::combine_slots(y.reshape({E * M, D}),  // [T, D] fp32
+                                            dispatch.combine_weight.reshape({E * M}), slots);
   return {out.view({B, N, D}), dispatch.aux_loss, z_loss};
 }
 
 at::Tensor MoeLayer::run_experts(const at::Tensor& buffer) {
-  at::Tensor h = at::baddbmm(intermediate_bias.unsqueeze(1), buffer, intermediate_kernel);
-  h = at::gelu(h, "tanh");                                                 // [E, M, F]
+  // [E, M, F]; each expert's bias row is added in the GELU pass.
+  const at::Tensor h = ops::bias_gelu(at::bmm(buffer, intermediate_kernel), intermediate_bias);
   at::Tensor y = at::baddbmm(output_bias.unsqueeze(1), h, output_kernel);  // [E, M, D]
   return at::dropout(y, config_.expert_dropout_rate, is_training());
 }

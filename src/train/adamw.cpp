@@ -6,6 +6,7 @@
 
 #include "smx/core/error.h"
 #include "smx/core/shape.h"
+#include "smx/ops/adamw_step.h"
 
 namespace smx::train {
 
@@ -21,19 +22,20 @@ AdamW::AdamW(const torch::nn::Module& module, AdamWOptions options) : options_(o
 void AdamW::step(double lr) {
   torch::NoGradGuard no_grad;
   ++steps_;
-  const double b1 = options_.beta1, b2 = options_.beta2;
-  const double correction1 = 1.0 - std::pow(b1, static_cast<double>(steps_));
-  const double correction2 = 1.0 - std::pow(b2, static_cast<double>(steps_));
+  ops::AdamWCoefficients c;
+  c.lr = lr;
+  c.beta1 = options_.beta1;
+  c.beta2 = options_.beta2;
+  c.eps = options_.eps;
+  c.weight_decay = options_.weight_decay;
+  c.correction1 = 1.0 - std::pow(c.beta1, static_cast<double>(steps_));
+  c.correction2 = 1.0 - std::pow(c.beta2, static_cast<double>(steps_));
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i];
     const at::Tensor& g = p.grad();
     if (!g.defined()) continue;
-    m_[i].mul_(b1).add_(g, 1.0 - b1);
-    v_[i].mul_(b2).addcmul_(g, g, 1.0 - b2);
-    // p -= lr · (m̂ / (√v̂ + ε) + wd · p)
-    const at::Tensor denom = (v_[i] / correction2).sqrt_().add_(options_.eps);
-    p.mul_(1.0 - lr * options_.weight_decay);
-    p.addcdiv_(m_[i], denom, -lr / correction1);
+    // p -= lr · (m̂ / (√v̂ + ε) + wd · p), one fused pass per parameter on CPU
+    ops::adamw_step(p, g, m_[i], v_[i], c);
   }
 }
 

@@ -6,6 +6,7 @@
 //   capacity Table 8: Sparse Mixer Base at capacity factors 2, 1 (SM), 0.5 (FSM), 0.25
 //   layout   Table 5: MoE layer count and layout on the Linear-4 BERT-Base model
 //   padding  SPEC §0.1: examples of 128 tokens padded to 512 (reference) vs masked at N = 128
+//   fused    BERT-Base and SM Base with the plain ATen ops vs smx's fused kernels (ops/)
 #pragma once
 
 #include <string>

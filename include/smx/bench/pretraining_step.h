@@ -8,6 +8,7 @@
 
 #include "smx/bench/synthetic_batch.h"
 #include "smx/model/sparse_mixer.h"
+#include "smx/train/adamw.h"
 
 namespace smx::bench {
 
@@ -15,12 +16,13 @@ namespace smx::bench {
 at::Tensor pretraining_loss(const model::SparseMixerOutput& out, const PretrainingBatch& batch,
                             const ModelConfig& config);
 
-// AdamW as in SPEC §5: β = (0.9, 0.999), ε = 1e-6, weight decay 0.01 on every parameter.
-std::unique_ptr<torch::optim::AdamW> make_adamw(model::SparseMixer& model, double lr = 1e-4);
+// The trainer's AdamW (train/adamw.h, SPEC §5): β = (0.9, 0.999), ε = 1e-6, weight decay 0.01
+// on every parameter.
+std::unique_ptr<train::AdamW> make_adamw(model::SparseMixer& model);
 
-// forward + loss + backward + optimizer step; returns the loss value.
-double pretraining_step(model::SparseMixer& model, torch::optim::Optimizer& optimizer,
-                        const PretrainingBatch& batch);
+// forward + loss + backward + optimizer step at learning rate `lr`; returns the loss value.
+double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer,
+                        const PretrainingBatch& batch, double lr = 1e-4);
 
 // Eval-mode forward without grad: encoder, pooler and the classification head (no MLM head).
 at::Tensor inference_forward(model::SparseMixer& model, const PretrainingBatch& batch);

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/bench/gemm_peak.h"
+#include "smx/bench/op_profile.h"
 #include "smx/bench/precision.h"
 #include "smx/bench/stats.h"
 #include "smx/config/model_config.h"
@@ -24,6 +25,7 @@ struct BenchCase {
   ModelConfig config;
   int64_t seq_len = 0;      // padded length N; 0 = BenchOptions::seq_len
   int64_t real_length = 0;  // real tokens per example (the rest are pad_id); 0 = N
+  bool fused = true;        // false: plain ATen ops instead of smx's kernels (ops/fused_kernels.h)
 };
 
 struct BenchOptions {
@@ -40,6 +42,7 @@ struct BenchOptions {
   // Run cases one after another instead of interleaved when their training state (weights,
   // gradients, AdamW moments) exceeds this many bytes together; 0 = 60% of MemAvailable.
   int64_t memory_budget_bytes = 0;
+  bool profile = false;  // after the repeats, one more step of each case under the op profiler
   std::function<void(const std::string&)> progress;  // one line per phase; may be empty
 };
 
@@ -57,6 +60,7 @@ struct CaseResult {
   int64_t training_peak_bytes = 0;   // weights + first step's high-water (grads, AdamW, acts)
   bool training_skipped = false;     // training state would not fit the memory budget
   double final_loss = 0;
+  std::optional<OpProfile> inference_profile, training_profile;  // with BenchOptions::profile
 
   double inference_gflops_per_s() const;  // useful work per median time
   double training_gflops_per_s() const;   // 3 x forward (with heads) per median time

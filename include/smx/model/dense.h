@@ -12,6 +12,8 @@ class Dense : public torch::nn::Module {
   Dense(int64_t in_features, int64_t out_features, bool bias = true,
         DenseInit init = DenseInit::kNormal002);
   at::Tensor forward(const at::Tensor& x) const;  // [..., in] -> [..., out]
+  // x · kernel without the bias, for callers that fuse the bias into the next op.
+  at::Tensor matmul(const at::Tensor& x) const;  // [..., in] -> [..., out]
 
   at::Tensor kernel;  // [in, out]
   at::Tensor bias;    // [out] (undefined without bias)
@@ -22,6 +24,8 @@ class LayerNorm : public torch::nn::Module {
  public:
   explicit LayerNorm(int64_t features);
   at::Tensor forward(const at::Tensor& x) const;  // [..., D] -> [..., D]
+  // LayerNorm(x + residual) in one fused pass (ops/add_layer_norm.h); fp32 out.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& residual) const;
 
   at::Tensor scale;  // [D]
   at::Tensor bias;   // [D]

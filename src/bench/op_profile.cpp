@@ -1,0 +1,79 @@
+#include "smx/bench/op_profile.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include <fmt/format.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+
+namespace smx::bench {
+namespace prof = torch::autograd::profiler;
+
+OpProfile profile_ops(const std::function<void()>& body) {
+  prof::enableProfilerLegacy(
+      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    body();
+  } catch (...) {
+    prof::disableProfilerLegacy();
+    throw;
+  }
+  const auto stop = std::chrono::steady_clock::now();
+  const prof::thread_event_lists lists = prof::disableProfilerLegacy();
+
+  // Push/pop ranges nest per thread: a stack of open ranges, each with its children's time.
+  struct Open {
+    const prof::LegacyEvent* push;
+    double child_us;
+  };
+  std::map<std::string, OpTime> by_name;
+  OpProfile out;
+  for (const auto& events : lists) {
+    std::vector<Open> stack;
+    for (const auto& e : events) {
+      if (e.kind() == prof::EventKind::PushRange) {
+        stack.push_back({&e, 0.0});
+      } else if (e.kind() == prof::EventKind::PopRange && !stack.empty()) {
+        const Open open = stack.back();
+        stack.pop_back();
+        const double total_us = open.push->cpuElapsedUs(e);
+        OpTime& t = by_name[open.push->name()];
+        t.name = open.push->name();
+        t.calls += 1;
+        t.self_ms += std::max(0.0, total_us - open.child_us) / 1e3;
+        if (!stack.empty()) stack.back().child_us += total_us;
+      }
+    }
+  }
+  for (auto& [name, t] : by_name) {
+    out.op_ms += t.self_ms;
+    out.ops.push_back(std::move(t));
+  }
+  std::sort(out.ops.begin(), out.ops.end(),
+            [](const OpTime& a, const OpTime& b) { return a.self_ms > b.self_ms; });
+  out.wall_ms = std::chrono::duration<double, std::milli>(stop - start).count();
+  return out;
+}
+
+std::string format_op_profile(const OpProfile& p, size_t top, const std::string& indent) {
+  std::string s =
+      fmt::format("{}{:>10} {:>6} {:>7}  op (self time; wall {:.1f} ms, {:.1f} ms in ops)\n",
+                  indent, "self ms", "share", "calls", p.wall_ms, p.op_ms);
+  for (size_t i = 0; i < std::min(top, p.ops.size()); ++i) {
+    const OpTime& t = p.ops[i];
+    s += fmt::format("{}{:10.2f} {:5.1f}% {:7}  {}\n", indent, t.self_ms,
+                     100.0 * t.self_ms / std::max(1e-9, p.wall_ms), t.calls, t.name);
+  }
+  return s;
+}
+
+nlohmann::json to_json(const OpProfile& p) {
+  nlohmann::json ops = nlohmann::json::array();
+  for (const auto& t : p.ops)
+    ops.push_back({{"name", t.name}, {"calls", t.calls}, {"self_ms", t.self_ms}});
+  return {{"wall_ms", p.wall_ms}, {"op_ms", p.op_ms}, {"ops", ops}};
+}
+
+}  // namespace smx::bench

@@ -1,0 +1,263 @@
+#include "smx/ops/add_layer_norm.h"
+
+#include <cmath>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "simd.h"
+#include "smx/ops/fused_kernels.h"
+
+namespace smx::ops {
+namespace {
+
+// Per row: mean and 1/std of v = x + r, then y = (v - mean)·rstd·scale + bias.
+template <typename X, typename R>
+void forward_rows_scalar(const X* x, const R* r, const float* scale, const float* bias, float* y,
+                         float* mean_out, float* rstd_out, int64_t rows, int64_t D, float eps) {
+  for (int64_t i = 0; i < rows; ++i, x += D, r += D, y += D) {
+    double sum = 0, sq = 0;
+    for (int64_t d = 0; d < D; ++d) {
+      const float v = static_cast<float>(x[d]) + static_cast<float>(r[d]);
+      sum += v;
+      sq += static_cast<double>(v) * v;
+    }
+    const double mean = sum / static_cast<double>(D);
+    const double var = std::max(0.0, sq / static_cast<double>(D) - mean * mean);
+    const auto rstd = static_cast<float>(1.0 / std::sqrt(var + eps));
+    const auto m = static_cast<float>(mean);
+    for (int64_t d = 0; d < D; ++d) {
+      const float v = static_cast<float>(x[d]) + static_cast<float>(r[d]);
+      y[d] = (v - m) * rstd * scale[d] + bias[d];
+    }
+    mean_out[i] = m;
+    rstd_out[i] = rstd;
+  }
+}
+
+template <typename X, typename R>
+SMX_AVX512 void forward_rows_avx512(const X* x, const R* r, const float* scale, const float* bias,
+                                    float* y, float* mean_out, float* rstd_out, int64_t rows,
+                                    int64_t D, float eps) {
+  for (int64_t i = 0; i < rows; ++i, x += D, r += D, y += D) {
+    // Two passes over the row (it stays in L1): the mean, then the centred second moment.
+    __m512 vsum = _mm512_setzero_ps();
+    for (int64_t d = 0; d < D; d += 16) {
+      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      vsum = _mm512_add_ps(vsum, _mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)));
+    }
+    const float mean = _mm512_reduce_add_ps(vsum) / static_cast<float>(D);
+    const __m512 m = _mm512_set1_ps(mean);
+    __m512 vsq = _mm512_setzero_ps();
+    for (int64_t d = 0; d < D; d += 16) {
+      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      const __m512 c =
+          _mm512_maskz_sub_ps(k, _mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m);
+      vsq = _mm512_fmadd_ps(c, c, vsq);
+    }
+    const float rstd = 1.0f / std::sqrt(_mm512_reduce_add_ps(vsq) / static_cast<float>(D) + eps);
+    const __m512 s = _mm512_set1_ps(rstd);
+    for (int64_t d = 0; d < D; d += 16) {
+      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      const __m512 c = _mm512_sub_ps(_mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m);
+      simd::store(
+          y + d,
+          _mm512_fmadd_ps(_mm512_mul_ps(c, s), simd::load(scale + d, k), simd::load(bias + d, k)),
+          k);
+    }
+    mean_out[i] = mean;
+    rstd_out[i] = rstd;
+  }
+}
+
+// With v̂ = (v - mean)·rstd and gs = g·scale:
+//   grad_v = rstd · (gs - mean(gs) - v̂ · mean(gs · v̂)),  gscale += g·v̂,  gbias += g.
+template <typename X, typename R>
+void backward_rows_scalar(const float* g, const X* x, const R* r, const float* scale,
+                          const float* mean, const float* rstd, float* gv, float* gscale,
+                          float* gbias, int64_t rows, int64_t D) {
+  for (int64_t i = 0; i < rows; ++i, g += D, x += D, r += D, gv += D) {
+    double a = 0, b = 0;
+    for (int64_t d = 0; d < D; ++d) {
+      const float vh = (static_cast<float>(x[d]) + static_cast<float>(r[d]) - mean[i]) * rstd[i];
+      const float gs = g[d] * scale[d];
+      a += gs;
+      b += gs * vh;
+      gscale[d] += g[d] * vh;
+      gbias[d] += g[d];
+    }
+    const auto ma = static_cast<float>(a / static_cast<double>(D));
+    const auto mb = static_cast<float>(b / static_cast<double>(D));
+    for (int64_t d = 0; d < D; ++d) {
+      const float vh = (static_cast<float>(x[d]) + static_cast<float>(r[d]) - mean[i]) * rstd[i];
+      gv[d] = rstd[i] * (g[d] * scale[d] - ma - vh * mb);
+    }
+  }
+}
+
+template <typename X, typename R>
+SMX_AVX512 void backward_rows_avx512(const float* g, const X* x, const R* r, const float* scale,
+                                     const float* mean, const float* rstd, float* gv, float* gscale,
+                                     float* gbias, int64_t rows, int64_t D) {
+  for (int64_t i = 0; i < rows; ++i, g += D, x += D, r += D, gv += D) {
+    const __m512 m = _mm512_set1_ps(mean[i]), s = _mm512_set1_ps(rstd[i]);
+    __m512 va = _mm512_setzero_ps(), vb = _mm512_setzero_ps();
+    for (int64_t d = 0; d < D; d += 16) {
+      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      const __m512 vh = _mm512_mul_ps(
+          _mm512_sub_ps(_mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m), s);
+      const __m512 gd = simd::load(g + d, k);
+      const __m512 gs = _mm512_mul_ps(gd, simd::load(scale + d, k));
+      va = _mm512_add_ps(va, gs);
+      vb = _mm512_fmadd_ps(gs, vh, vb);
+      simd::store(gscale + d, _mm512_fmadd_ps(gd, vh, simd::load(gscale + d, k)), k);
+      simd::store(gbias + d, _mm512_add_ps(gd, simd::load(gbias + d, k)), k);
+    }
+    const __m512 ma = _mm512_set1_ps(_mm512_reduce_add_ps(va) / static_cast<float>(D));
+    const __m512 mb = _mm512_set1_ps(_mm512_reduce_add_ps(vb) / static_cast<float>(D));
+    for (int64_t d = 0; d < D; d += 16) {
+      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      const __m512 vh = _mm512_mul_ps(
+          _mm512_sub_ps(_mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m), s);
+      const __m512 gs = _mm512_mul_ps(simd::load(g + d, k), simd::load(scale + d, k));
+      simd::store(gv + d,
+                  _mm512_mul_ps(s, _mm512_sub_ps(_mm512_sub_ps(gs, ma), _mm512_mul_ps(vh, mb))), k);
+    }
+  }
+}
+
+template <typename F>
+void dispatch_types(const at::Tensor& x, const at::Tensor& r, F&& body) {
+  auto with_r = [&](auto x_tag) {
+    if (r.scalar_type() == at::kFloat)
+      body(x_tag, float{});
+    else
+      body(x_tag, c10::BFloat16{});
+  };
+  if (x.scalar_type() == at::kFloat)
+    with_r(float{});
+  else
+    with_r(c10::BFloat16{});
+}
+
+constexpr int64_t kRowsPerTask = 8;
+
+struct Forward {
+  at::Tensor y, mean, rstd;  // [rows, D] fp32, [rows], [rows]
+};
+
+Forward forward_kernel(const at::Tensor& x, const at::Tensor& r, const at::Tensor& scale,
+                       const at::Tensor& bias, double eps) {
+  const int64_t D = x.size(-1), rows = x.numel() / D;
+  Forward f;
+  f.y = at::empty(x.sizes(), x.options().dtype(at::kFloat));
+  f.mean = at::empty({rows}, f.y.options());
+  f.rstd = at::empty({rows}, f.y.options());
+  dispatch_types(x, r, [&](auto x_tag, auto r_tag) {
+    using X = decltype(x_tag);
+    using R = decltype(r_tag);
+    const X* xp = x.data_ptr<X>();
+    const R* rp = r.data_ptr<R>();
+    const float *sp = scale.data_ptr<float>(), *bp = bias.data_ptr<float>();
+    float *yp = f.y.data_ptr<float>(), *mp = f.mean.data_ptr<float>(),
+          *rs = f.rstd.data_ptr<float>();
+    at::parallel_for(0, rows, kRowsPerTask, [&](int64_t begin, int64_t end) {
+      const int64_t o = begin * D;
+      if (simd::cpu_has_avx512())
+        forward_rows_avx512(xp + o, rp + o, sp, bp, yp + o, mp + begin, rs + begin, end - begin, D,
+                            static_cast<float>(eps));
+      else
+        forward_rows_scalar(xp + o, rp + o, sp, bp, yp + o, mp + begin, rs + begin, end - begin, D,
+                            static_cast<float>(eps));
+    });
+  });
+  return f;
+}
+
+// grad of v = x + r (fp32), and the scale and bias gradients.
+std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_kernel(
+    const at::Tensor& g, const at::Tensor& x, const at::Tensor& r, const at::Tensor& scale,
+    const at::Tensor& mean, const at::Tensor& rstd) {
+  const int64_t D = x.size(-1), rows = x.numel() / D;
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(rows, 64));
+  const int64_t chunk_rows = (rows + chunks - 1) / chunks;
+  at::Tensor gv = at::empty(x.sizes(), g.options());
+  at::Tensor partial = at::zeros({2, chunks, D}, g.options());  // scale, bias
+  dispatch_types(x, r, [&](auto x_tag, auto r_tag) {
+    using X = decltype(x_tag);
+    using R = decltype(r_tag);
+    const float* gp = g.data_ptr<float>();
+    const X* xp = x.data_ptr<X>();
+    const R* rp = r.data_ptr<R>();
+    const float *sp = scale.data_ptr<float>(), *mp = mean.data_ptr<float>(),
+                *rs = rstd.data_ptr<float>();
+    float *gvp = gv.data_ptr<float>(), *pp = partial.data_ptr<float>();
+    at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t c = begin; c < end; ++c) {
+        const int64_t first = std::min(rows, c * chunk_rows);
+        const int64_t n = std::min(rows, first + chunk_rows) - first;
+        const int64_t o = first * D;
+        float* gscale = pp + c * D;
+        float* gbias = pp + (chunks + c) * D;
+        if (simd::cpu_has_avx512())
+          backward_rows_avx512(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gscale,
+                               gbias, n, D);
+        else
+          backward_rows_scalar(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gscale,
+                               gbias, n, D);
+      }
+    });
+  });
+  const at::Tensor sums = partial.sum(1);  // [2, D]
+  return {gv, sums[0], sums[1]};
+}
+
+class AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            const at::Tensor& r, const at::Tensor& scale, const at::Tensor& bias,
+                            double eps) {
+    const at::Tensor xc = x.contiguous(), rc = r.contiguous();
+    const at::Tensor sc = scale.contiguous(), bc = bias.contiguous();
+    Forward f = forward_kernel(xc, rc, sc, bc, eps);
+    ctx->save_for_backward({xc, rc, sc, f.mean, f.rstd});
+    return f.y;
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const at::Tensor g = grads[0].to(at::kFloat).contiguous();
+    auto [gv, gscale, gbias] = backward_kernel(g, s[0], s[1], s[2], s[3], s[4]);
+    const at::Tensor gx = s[0].scalar_type() == at::kFloat ? gv : gv.to(s[0].scalar_type());
+    const at::Tensor gr = s[1].scalar_type() == at::kFloat ? gv : gv.to(s[1].scalar_type());
+    return {gx, gr, gscale, gbias, at::Tensor()};
+  }
+};
+
+bool fast_path(const at::Tensor& x, const at::Tensor& r, const at::Tensor& scale,
+               const at::Tensor& bias) {
+  const auto cpu_float = [](const at::Tensor& t) {
+    return t.device().is_cpu() && t.layout() == at::kStrided &&
+           (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+  };
+  return fused_kernels_enabled() && cpu_float(x) && cpu_float(r) && x.sizes() == r.sizes() &&
+         x.numel() > 0 && scale.device().is_cpu() && scale.scalar_type() == at::kFloat &&
+         bias.scalar_type() == at::kFloat && scale.dim() == 1 && scale.size(0) == x.size(-1);
+}
+
+}  // namespace
+
+at::Tensor add_layer_norm_reference(const at::Tensor& x, const at::Tensor& residual,
+                                    const at::Tensor& scale, const at::Tensor& bias, double eps) {
+  const at::Tensor v = x.to(scale.scalar_type()) + residual.to(scale.scalar_type());
+  return at::layer_norm(v, {v.size(-1)}, scale, bias, eps);
+}
+
+at::Tensor add_layer_norm(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& scale,
+                          const at::Tensor& bias, double eps) {
+  if (!fast_path(x, residual, scale, bias))
+    return add_layer_norm_reference(x, residual, scale, bias, eps);
+  return AddLayerNorm::apply(x, residual, scale, bias, eps);
+}
+
+}  // namespace smx::ops

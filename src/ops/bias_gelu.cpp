@@ -1,0 +1,237 @@
+#include "smx/ops/bias_gelu.h"
+
+#include <cmath>
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "simd.h"
+#include "smx/ops/fused_kernels.h"
+
+namespace smx::ops {
+namespace {
+
+constexpr float kC = 0.7978845608028654f;  // √(2/π)
+constexpr float kA = 0.044715f;
+
+// gelu_tanh(v) = v · σ(2u), u = kC·(v + kA·v³), since 0.5·(1 + tanh(u)) = σ(2u).
+// d/dv = σ + v · 2σ(1-σ) · kC·(1 + 3kA·v²).
+inline float sigma2u(float v) {
+  const float u = kC * (v + kA * v * v * v);
+  return 1.0f / (1.0f + std::exp(-2.0f * u));
+}
+
+SMX_AVX512 inline __m512 sigma2u(__m512 v) {
+  const __m512 v2 = _mm512_mul_ps(v, v);
+  const __m512 u = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(-2.0f * kC)),
+                                 _mm512_fmadd_ps(v2, _mm512_set1_ps(kA), _mm512_set1_ps(1.0f)));
+  return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), simd::exp(u)));
+}
+
+// The shape bias_gelu works on: `groups` blocks of `rows` rows of F values, bias row g per block.
+struct Layout {
+  int64_t groups = 1, rows = 0, features = 0;
+};
+
+Layout layout_of(const at::Tensor& x, const at::Tensor& bias) {
+  TORCH_CHECK(x.dim() >= 1, "bias_gelu: x must have at least one dimension");
+  Layout l;
+  l.features = x.size(-1);
+  if (bias.dim() == 1) {
+    TORCH_CHECK(bias.size(0) == l.features, "bias_gelu: bias [", bias.size(0),
+                "] does not match x's last dimension ", l.features);
+  } else {
+    TORCH_CHECK(
+        bias.dim() == 2 && x.dim() >= 2 && bias.size(0) == x.size(0) && bias.size(1) == l.features,
+        "bias_gelu: a 2-D bias must be [G, F] for x [G, ..., F]; got bias ", bias.sizes(),
+        " for x ", x.sizes());
+    l.groups = bias.size(0);
+  }
+  l.rows = l.features == 0 ? 0 : x.numel() / (l.groups * l.features);
+  return l;
+}
+
+template <typename T, typename B>
+void forward_rows_scalar(const T* x, const B* bias, T* y, int64_t rows, int64_t F) {
+  for (int64_t r = 0; r < rows; ++r, x += F, y += F)
+    for (int64_t f = 0; f < F; ++f) {
+      const float v = static_cast<float>(x[f]) + static_cast<float>(bias[f]);
+      y[f] = static_cast<T>(v * sigma2u(v));
+    }
+}
+
+template <typename T, typename B>
+SMX_AVX512 void forward_rows_avx512(const T* x, const B* bias, T* y, int64_t rows, int64_t F) {
+  for (int64_t r = 0; r < rows; ++r, x += F, y += F)
+    for (int64_t f = 0; f < F; f += 16) {
+      const __mmask16 m = F - f >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(F - f);
+      const __m512 v = _mm512_add_ps(simd::load(x + f, m), simd::load(bias + f, m));
+      simd::store(y + f, _mm512_mul_ps(v, sigma2u(v)), m);
+    }
+}
+
+// grad_x = grad_y · gelu'(x + bias); gb[f] += grad_x[., f] (fp32, before rounding to T).
+template <typename T, typename B>
+void backward_rows_scalar(const T* gy, const T* x, const B* bias, T* gx, float* gb, int64_t rows,
+                          int64_t F) {
+  for (int64_t r = 0; r < rows; ++r, x += F, gy += F, gx += F)
+    for (int64_t f = 0; f < F; ++f) {
+      const float v = static_cast<float>(x[f]) + static_cast<float>(bias[f]);
+      const float s = sigma2u(v);
+      const float d = s + s * (1.0f - s) * v * 2.0f * kC * (1.0f + 3.0f * kA * v * v);
+      const float g = static_cast<float>(gy[f]) * d;
+      gx[f] = static_cast<T>(g);
+      gb[f] += g;
+    }
+}
+
+template <typename T, typename B>
+SMX_AVX512 void backward_rows_avx512(const T* gy, const T* x, const B* bias, T* gx, float* gb,
+                                     int64_t rows, int64_t F) {
+  for (int64_t r = 0; r < rows; ++r, x += F, gy += F, gx += F)
+    for (int64_t f = 0; f < F; f += 16) {
+      const __mmask16 m = F - f >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(F - f);
+      const __m512 v = _mm512_add_ps(simd::load(x + f, m), simd::load(bias + f, m));
+      const __m512 s = sigma2u(v);
+      const __m512 du2 = _mm512_fmadd_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(6.0f * kC * kA),
+                                         _mm512_set1_ps(2.0f * kC));  // 2·du/dv
+      const __m512 ds = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_sub_ps(_mm512_set1_ps(1.0f), s)),
+                                      _mm512_mul_ps(v, du2));
+      const __m512 g = _mm512_mul_ps(simd::load(gy + f, m), _mm512_add_ps(s, ds));
+      simd::store(gx + f, g, m);
+      simd::store(gb + f, _mm512_add_ps(simd::load(gb + f, m), g), m);
+    }
+}
+
+template <typename T, typename B>
+void forward_rows(const T* x, const B* bias, T* y, int64_t rows, int64_t F) {
+  if (simd::cpu_has_avx512())
+    forward_rows_avx512(x, bias, y, rows, F);
+  else
+    forward_rows_scalar(x, bias, y, rows, F);
+}
+
+template <typename T, typename B>
+void backward_rows(const T* gy, const T* x, const B* bias, T* gx, float* gb, int64_t rows,
+                   int64_t F) {
+  if (simd::cpu_has_avx512())
+    backward_rows_avx512(gy, x, bias, gx, gb, rows, F);
+  else
+    backward_rows_scalar(gy, x, bias, gx, gb, rows, F);
+}
+
+constexpr int64_t kRowsPerTask = 16;
+
+template <typename F>
+void dispatch_types(const at::Tensor& x, const at::Tensor& bias, F&& body) {
+  auto with_bias = [&](auto x_tag) {
+    using T = decltype(x_tag);
+    if (bias.scalar_type() == at::kFloat)
+      body(T{}, float{});
+    else
+      body(T{}, c10::BFloat16{});
+  };
+  if (x.scalar_type() == at::kFloat)
+    with_bias(float{});
+  else
+    with_bias(c10::BFloat16{});
+}
+
+at::Tensor forward_kernel(const at::Tensor& x, const at::Tensor& bias) {
+  const Layout l = layout_of(x, bias);
+  at::Tensor y = at::empty_like(x);
+  dispatch_types(x, bias, [&](auto x_tag, auto b_tag) {
+    using T = decltype(x_tag);
+    using Bt = decltype(b_tag);
+    const T* xp = x.data_ptr<T>();
+    const Bt* bp = bias.data_ptr<Bt>();
+    T* yp = y.data_ptr<T>();
+    const int64_t F = l.features, R = l.rows;
+    at::parallel_for(0, l.groups * R, kRowsPerTask, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end;) {  // rows [i, stop) of one group
+        const int64_t g = i / R, stop = std::min(end, (g + 1) * R);
+        forward_rows(xp + i * F, bp + g * F, yp + i * F, stop - i, F);
+        i = stop;
+      }
+    });
+  });
+  return y;
+}
+
+std::pair<at::Tensor, at::Tensor> backward_kernel(const at::Tensor& grad_y, const at::Tensor& x,
+                                                  const at::Tensor& bias) {
+  const Layout l = layout_of(x, bias);
+  const int64_t F = l.features, R = l.rows;
+  // Each task sums its rows' bias gradient into a partial row of its own, reduced after.
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(R, 64));
+  const int64_t chunk_rows = (R + chunks - 1) / std::max<int64_t>(1, chunks);
+  at::Tensor gx = at::empty_like(x);
+  at::Tensor partial = at::zeros({l.groups, chunks, F}, x.options().dtype(at::kFloat));
+  dispatch_types(x, bias, [&](auto x_tag, auto b_tag) {
+    using T = decltype(x_tag);
+    using Bt = decltype(b_tag);
+    const T* gyp = grad_y.data_ptr<T>();
+    const T* xp = x.data_ptr<T>();
+    const Bt* bp = bias.data_ptr<Bt>();
+    T* gxp = gx.data_ptr<T>();
+    float* pp = partial.data_ptr<float>();
+    at::parallel_for(0, l.groups * chunks, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t g = task / chunks, c = task % chunks;
+        const int64_t first = std::min(R, c * chunk_rows), stop = std::min(R, first + chunk_rows);
+        const int64_t row = g * R + first;
+        backward_rows(gyp + row * F, xp + row * F, bp + g * F, gxp + row * F, pp + task * F,
+                      stop - first, F);
+      }
+    });
+  });
+  at::Tensor gb = partial.sum(1);  // [G, F] fp32
+  if (bias.dim() == 1) gb = gb.squeeze(0);
+  return {gx, gb.to(bias.scalar_type())};
+}
+
+bool fast_path(const at::Tensor& x, const at::Tensor& bias) {
+  const auto ok = [](const at::Tensor& t) {
+    return t.device().is_cpu() && t.layout() == at::kStrided &&
+           (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+  };
+  return fused_kernels_enabled() && ok(x) && ok(bias) && x.numel() > 0;
+}
+
+class BiasGelu : public torch::autograd::Function<BiasGelu> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            const at::Tensor& bias) {
+    const at::Tensor xc = x.contiguous(), bc = bias.contiguous();
+    ctx->save_for_backward({xc, bc});
+    return forward_kernel(xc, bc);
+  }
+  static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
+                                               torch::autograd::tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor gy = grads[0].to(saved[0].scalar_type()).contiguous();
+    auto [gx, gb] = backward_kernel(gy, saved[0], saved[1]);
+    return {gx, gb};
+  }
+};
+
+}  // namespace
+
+at::Tensor bias_gelu_reference(const at::Tensor& x, const at::Tensor& bias) {
+  at::Tensor b = bias;
+  if (bias.dim() == 2) {  // [G, F] -> [G, 1, ..., 1, F]
+    std::vector<int64_t> shape(x.dim(), 1);
+    shape.front() = bias.size(0);
+    shape.back() = bias.size(1);
+    b = bias.view(shape);
+  }
+  const at::ScalarType math = at::promote_types(x.scalar_type(), at::kFloat);  // fp32 or fp64
+  return at::gelu(x.to(math) + b.to(math), "tanh").to(x.scalar_type());
+}
+
+at::Tensor bias_gelu(const at::Tensor& x, const at::Tensor& bias) {
+  if (!fast_path(x, bias)) return bias_gelu_reference(x, bias);
+  return BiasGelu::apply(x, bias);
+}
+
+}  // namespace smx::ops

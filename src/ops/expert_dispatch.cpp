@@ -1,0 +1,198 @@
+#include "smx/ops/expert_dispatch.h"
+
+#include <ATen/Parallel.h>
+#include <torch/torch.h>
+
+#include "simd.h"
+#include "smx/ops/fused_kernels.h"
+
+namespace smx::ops {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+// ---- row kernels: D values per row ----
+
+template <typename In, typename Out>
+SMX_AVX512 void copy_row_avx512(const In* in, Out* out, int64_t D) {
+  for (int64_t d = 0; d < D; d += 16) {
+    const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+    simd::store(out + d, simd::load(in + d, k), k);
+  }
+}
+
+template <typename In, typename Out>
+void copy_row(const In* in, Out* out, int64_t D) {
+  if (simd::cpu_has_avx512()) return copy_row_avx512(in, out, D);
+  for (int64_t d = 0; d < D; ++d) out[d] = static_cast<Out>(static_cast<float>(in[d]));
+}
+
+// out (D values) = Σ_j w[rows[j]] · base[rows[j]] in fp32 (w = nullptr: weights 1).
+template <typename In, typename Out>
+SMX_AVX512 void sum_rows_avx512(const In* base, const int64_t* rows, const float* w, int64_t n,
+                                Out* out, int64_t D) {
+  for (int64_t d = 0; d < D; d += 16) {
+    const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t j = 0; j < n; ++j) {
+      const __m512 r = simd::load(base + rows[j] * D + d, k);
+      acc = w ? _mm512_fmadd_ps(_mm512_set1_ps(w[rows[j]]), r, acc) : _mm512_add_ps(acc, r);
+    }
+    simd::store(out + d, acc, k);
+  }
+}
+
+template <typename In, typename Out>
+void sum_rows(const In* base, const int64_t* rows, const float* w, int64_t n, Out* out, int64_t D) {
+  if (simd::cpu_has_avx512()) return sum_rows_avx512(base, rows, w, n, out, D);
+  for (int64_t d = 0; d < D; ++d) {
+    float acc = 0;
+    for (int64_t j = 0; j < n; ++j)
+      acc += (w ? w[rows[j]] : 1.0f) * static_cast<float>(base[rows[j] * D + d]);
+    out[d] = static_cast<Out>(acc);
+  }
+}
+
+template <typename F>
+void dispatch_type(at::ScalarType t, F&& body) {
+  if (t == at::kFloat)
+    body(float{});
+  else
+    body(c10::BFloat16{});
+}
+
+constexpr int64_t kRowsPerTask = 32;
+
+// out[s] = in[index[s]]
+at::Tensor gather(const at::Tensor& in, const at::Tensor& index, at::ScalarType dtype) {
+  const int64_t S = index.numel(), D = in.size(1);
+  at::Tensor out = at::empty({S, D}, in.options().dtype(dtype));
+  const int64_t* idx = index.data_ptr<int64_t>();
+  dispatch_type(in.scalar_type(), [&](auto in_tag) {
+    dispatch_type(dtype, [&](auto out_tag) {
+      using In = decltype(in_tag);
+      using Out = decltype(out_tag);
+      const In* src = in.data_ptr<In>();
+      Out* dst = out.data_ptr<Out>();
+      at::parallel_for(0, S, kRowsPerTask, [&](int64_t begin, int64_t end) {
+        for (int64_t s = begin; s < end; ++s) copy_row(src + idx[s] * D, dst + s * D, D);
+      });
+    });
+  });
+  return out;
+}
+
+// out[t] = Σ_{s in slots of t} (weight[s]) · in[s]
+at::Tensor scatter_sum(const at::Tensor& in, const at::Tensor& weight, const SlotIndex& si,
+                       at::ScalarType dtype) {
+  const int64_t T = si.tokens, D = in.size(1);
+  at::Tensor out = at::empty({T, D}, in.options().dtype(dtype));
+  const int64_t* slots = si.slots.data_ptr<int64_t>();
+  const int64_t* offsets = si.offsets.data_ptr<int64_t>();
+  const float* w = weight.defined() ? weight.data_ptr<float>() : nullptr;
+  dispatch_type(in.scalar_type(), [&](auto in_tag) {
+    dispatch_type(dtype, [&](auto out_tag) {
+      using In = decltype(in_tag);
+      using Out = decltype(out_tag);
+      const In* src = in.data_ptr<In>();
+      Out* dst = out.data_ptr<Out>();
+      at::parallel_for(0, T, kRowsPerTask, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t)
+          sum_rows(src, slots + offsets[t], w, offsets[t + 1] - offsets[t], dst + t * D, D);
+      });
+    });
+  });
+  return out;
+}
+
+// ---- autograd ----
+
+SlotIndex unpack(const std::vector<at::Tensor>& t, int64_t tokens) {
+  return {t[0], t[1], t[2], tokens};
+}
+
+class Dispatch : public torch::autograd::Function<Dispatch> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& tokens, const at::Tensor& index,
+                            const at::Tensor& slots, const at::Tensor& offsets, int64_t dtype) {
+    ctx->save_for_backward({index, slots, offsets});
+    ctx->saved_data["tokens"] = tokens.size(0);
+    ctx->saved_data["dtype"] = static_cast<int64_t>(tokens.scalar_type());
+    return gather(tokens.contiguous(), index, static_cast<at::ScalarType>(dtype));
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const SlotIndex si = unpack(ctx->get_saved_variables(), ctx->saved_data["tokens"].toInt());
+    const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt());
+    at::Tensor g = grads[0].contiguous();
+    if (g.scalar_type() != at::kFloat && g.scalar_type() != at::kBFloat16) g = g.to(at::kFloat);
+    return {scatter_sum(g, {}, si, dtype), {}, {}, {}, {}};
+  }
+};
+
+class Combine : public torch::autograd::Function<Combine> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& y, const at::Tensor& weight,
+                            const at::Tensor& index, const at::Tensor& slots,
+                            const at::Tensor& offsets, int64_t tokens) {
+    const at::Tensor yc = y.contiguous(), wc = weight.contiguous();
+    ctx->save_for_backward({yc, wc, index, slots, offsets});
+    return scatter_sum(yc, wc, {index, slots, offsets, tokens}, at::kFloat);
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const at::Tensor &y = s[0], &w = s[1], &index = s[2];
+    const at::Tensor g = grads[0].to(at::kFloat).contiguous();  // [T, D]
+    const at::Tensor g_slots = gather(g, index, at::kFloat);    // [S, D]: grad_out[index[s]]
+    // grad_y[s] = w[s] · g[index[s]];  grad_w[s] = <g[index[s]], y[s]>
+    const at::Tensor gy = (g_slots * w.unsqueeze(1)).to(y.scalar_type());
+    const at::Tensor gw = (g_slots * y.to(at::kFloat)).sum(1);
+    return {gy, gw, {}, {}, {}, {}};
+  }
+};
+
+bool cpu_rows(const at::Tensor& t) {
+  return fused_kernels_enabled() && t.device().is_cpu() && t.dim() == 2 &&
+         (t.scalar_type() == at::kFloat || t.scalar_type() == at::kBFloat16);
+}
+
+}  // namespace
+
+SlotIndex make_slot_index(const at::Tensor& index, int64_t tokens) {
+  SlotIndex si;
+  si.tokens = tokens;
+  si.index = index.reshape({-1}).to(at::kLong).contiguous();
+  if (!si.index.device().is_cpu()) return si;  // the ATen path needs only `index`
+  const int64_t S = si.index.numel();
+  si.offsets = at::zeros({tokens + 1}, si.index.options());
+  si.slots = at::empty({S}, si.index.options());
+  const int64_t* idx = si.index.data_ptr<int64_t>();
+  int64_t* off = si.offsets.data_ptr<int64_t>();
+  int64_t* slots = si.slots.data_ptr<int64_t>();
+  for (int64_t s = 0; s < S; ++s) {  // counting sort by token: O(S + T), stable
+    TORCH_CHECK(idx[s] >= 0 && idx[s] < tokens, "make_slot_index: slot ", s, " names token ",
+                idx[s], " of ", tokens);
+    ++off[idx[s] + 1];
+  }
+  for (int64_t t = 0; t < tokens; ++t) off[t + 1] += off[t];
+  std::vector<int64_t> fill(off, off + tokens);
+  for (int64_t s = 0; s < S; ++s) slots[fill[static_cast<size_t>(idx[s])]++] = s;
+  return si;
+}
+
+at::Tensor dispatch_tokens(const at::Tensor& tokens, const SlotIndex& si, at::ScalarType dtype) {
+  if (!cpu_rows(tokens) || !si.slots.defined() || (dtype != at::kFloat && dtype != at::kBFloat16))
+    return tokens.index_select(0, si.index).to(dtype);
+  return Dispatch::apply(tokens, si.index, si.slots, si.offsets, static_cast<int64_t>(dtype));
+}
+
+at::Tensor combine_slots(const at::Tensor& y, const at::Tensor& weight, const SlotIndex& si) {
+  if (!cpu_rows(y) || !si.slots.defined() || !weight.device().is_cpu() ||
+      weight.scalar_type() != at::kFloat) {
+    const at::Tensor yw = y.to(at::kFloat) * weight.reshape({-1, 1}).to(at::kFloat);
+    return torch::zeros({si.tokens, y.size(1)}, yw.options()).index_add(0, si.index, yw);
+  }
+  return Combine::apply(y, weight.reshape({-1}), si.index, si.slots, si.offsets, si.tokens);
+}
+
+}  // namespace smx::ops

@@ -1,0 +1,67 @@
+// AVX-512 building blocks of the fused CPU kernels (src/ops/*.cpp): fp32 and bf16 loads and stores
+// of 16 lanes and a vectorized exp. Every function is compiled for AVX-512 by a function target
+// attribute, so the library still builds for generic x86-64; kernels take these paths only when
+// cpu_has_avx512() says the CPU runs them, and a scalar loop otherwise.
+#pragma once
+
+#include <cstdint>
+
+#include <immintrin.h>
+
+// GCC 12 warns about _mm512_undefined_* inside its own intrinsics headers once they are inlined
+// here (GCC bug 105593, fixed in 13): a false positive in every file that uses these helpers.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <c10/util/BFloat16.h>
+
+#define SMX_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+namespace smx::ops::simd {
+
+bool cpu_has_avx512();  // AVX-512 F, BW, VL and DQ; checked once
+
+inline __mmask16 tail_mask(int64_t n) {  // the first n (< 16) lanes
+  return static_cast<__mmask16>((1u << n) - 1u);
+}
+
+SMX_AVX512 inline __m512 load(const float* p, __mmask16 mask = 0xFFFF) {
+  return _mm512_maskz_loadu_ps(mask, p);
+}
+SMX_AVX512 inline __m512 load(const c10::BFloat16* p, __mmask16 mask = 0xFFFF) {
+  const __m256i h = _mm256_maskz_loadu_epi16(mask, p);
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+SMX_AVX512 inline void store(float* p, __m512 v, __mmask16 mask = 0xFFFF) {
+  _mm512_mask_storeu_ps(p, mask, v);
+}
+// Round to nearest even, as c10::BFloat16's conversion; NaNs stay (quiet) NaNs.
+SMX_AVX512 inline void store(c10::BFloat16* p, __m512 v, __mmask16 mask = 0xFFFF) {
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lsb));
+  const __mmask16 nan = _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+  rounded = _mm512_mask_mov_epi32(rounded, nan, _mm512_or_si512(bits, _mm512_set1_epi32(0x400000)));
+  _mm256_mask_storeu_epi16(p, mask, _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16)));
+}
+
+// e^x with a relative error below 2e-7 (range reduction to 2^n · e^y, |y| <= ln2/2, degree-7
+// Taylor polynomial); saturates to 0 and +inf like std::exp.
+SMX_AVX512 inline __m512 exp(__m512 x) {
+  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(100.0f)), _mm512_set1_ps(-100.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 y = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);  // x - n·ln2_hi
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.4286068203094172e-06f), y);  // - n·ln2_lo
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+}  // namespace smx::ops::simd
