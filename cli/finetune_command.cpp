@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "dist_options.h"
 #include "finetune_options.h"
 #include "signals.h"
+#include "smx/dist/training_session.h"
 #include "smx/finetune/finetuner.h"
 #include "smx/tasks/task_registry.h"
 #include "task_output.h"
@@ -26,7 +28,14 @@ void register_finetune_command(CLI::App& app) {
       ->required();
   add_finetune_options(cmd, *o);
   cmd->callback([o] {
-    const auto r = finetune::finetune(*o, &stop_requested());
+    join_distributed_job(o->dist);  // no-op unless launched as one of several processes
+    finetune::FinetuneResult r;
+    try {
+      r = finetune::finetune(*o, &stop_requested());
+    } catch (const std::exception& e) {
+      dist::rethrow_naming_rank(e);
+    }
+    if (is_secondary_rank()) return;
     const tasks::TaskSpec& spec = tasks::find_task(r.task);
     if (r.points.size() > 1) {
       fmt::print("sweep ({} points, dev score):\n", r.points.size());

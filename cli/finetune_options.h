@@ -3,13 +3,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include "dist_options.h"
 #include "smx/finetune/finetuner.h"
 
 namespace smx::cli {
 
 // Registers --init, --tokenizer, --set, --epochs, --lr, --batch, --warmup-fraction,
 // --expert-dropout, --weight-decay, --max-seq-len, --eval-every, --eval-batch, --log-every,
-// --threads, --bf16, --seed, --device on `cmd`, writing into `o`.
+// --threads, --bf16, --seed, --device and the multi-process flags (dist_options.h) on `cmd`,
+// writing into `o`.
 inline void add_finetune_options(CLI::App* cmd, finetune::FinetuneOptions& o) {
   cmd->add_option("--init,-i", o.init,
                   "Pre-training run folder (smx pretrain --out), fine-tuned model folder, or "
@@ -43,12 +45,13 @@ inline void add_finetune_options(CLI::App* cmd, finetune::FinetuneOptions& o) {
   cmd->add_option("--eval-batch", o.eval_batch, "Batch size of evaluation")->capture_default_str();
   cmd->add_option("--log-every", o.log_every, "Steps per progress line / metrics record")
       ->capture_default_str();
-  cmd->add_option("--threads", o.threads, "Intra-op threads (0: LibTorch's default)")
+  cmd->add_option("--threads", o.threads, "Intra-op threads (0: every core)")
       ->capture_default_str();
   cmd->add_flag("--bf16", o.bf16, "bf16 autocast (router and losses stay fp32)");
   cmd->add_option("--seed", o.seed, "Seed of the classifier, data order and dropout")
       ->capture_default_str();
   cmd->add_option("--device", o.device, "cpu, cuda, cuda:1, ...")->capture_default_str();
+  add_dist_options(*cmd, o.dist, [](const auto&, const auto&) {});  // no --resume to override
 }
 
 }  // namespace smx::cli

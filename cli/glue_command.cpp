@@ -2,8 +2,10 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "dist_options.h"
 #include "finetune_options.h"
 #include "signals.h"
+#include "smx/dist/training_session.h"
 #include "smx/finetune/benchmark_runner.h"
 
 namespace smx::cli {
@@ -22,7 +24,14 @@ void register_glue_command(CLI::App& app) {
   cmd->add_option("--name", o->model_name, "Row label of the tables (default: the config name)");
   add_finetune_options(cmd, o->finetune);
   cmd->callback([o] {
-    const auto r = finetune::run_benchmarks(*o, &stop_requested());
+    join_distributed_job(o->finetune.dist);  // no-op unless launched as one of several processes
+    finetune::BenchmarkResult r;
+    try {
+      r = finetune::run_benchmarks(*o, &stop_requested());
+    } catch (const std::exception& e) {
+      dist::rethrow_naming_rank(e);
+    }
+    if (is_secondary_rank()) return;
     for (const auto& why : r.skipped) fmt::print("skipped {}\n", why);
     if (!r.glue_table.empty()) fmt::print("\nGLUE dev (Table 6 layout)\n{}", r.glue_table);
     if (!r.superglue_table.empty())

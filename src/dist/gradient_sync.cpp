@@ -39,14 +39,19 @@ GradientSync::GradientSync(std::shared_ptr<ProcessGroup> group,
 void GradientSync::average() {
   torch::NoGradGuard no_grad;
   const double inv_world = 1.0 / static_cast<double>(group_->world_size());
-  std::vector<at::Tensor> flat;  // one [numel] tensor per bucket
+  // One [numel + parameters] tensor per bucket: the gradients, then a 1 for each gradient this rank
+  // produced, so that the sum also counts the ranks that produced it.
+  std::vector<at::Tensor> flat;
   for (const auto& bucket : buckets_) {
     std::vector<at::Tensor> pieces;
+    std::vector<double> produced;
     for (size_t i : bucket) {
       at::Tensor& p = replicated_[i].tensor;
+      produced.push_back(p.grad().defined() ? 1.0 : 0.0);
       if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
       pieces.push_back(p.grad().reshape({-1}));
     }
+    pieces.push_back(torch::tensor(produced, pieces.front().options()));
     flat.push_back(at::cat(pieces).to(group_->device()));
   }
   group_->all_reduce(flat, ReduceOp::sum, "all-reduce of gradients");
@@ -58,6 +63,11 @@ void GradientSync::average() {
       g.copy_(flat[b].narrow(0, offset, n).view_as(g)).mul_(inv_world);
       offset += n;
     }
+    const at::Tensor produced =
+        flat[b].narrow(0, offset, static_cast<int64_t>(buckets_[b].size())).cpu();
+    for (size_t k = 0; k < buckets_[b].size(); ++k)  // no rank used it: the optimizer skips it
+      if (produced[static_cast<int64_t>(k)].item<double>() == 0)
+        replicated_[buckets_[b][k]].tensor.mutable_grad() = at::Tensor();
   }
   for (auto& p : local_)
     if (p.tensor.grad().defined()) p.tensor.mutable_grad().mul_(inv_world);

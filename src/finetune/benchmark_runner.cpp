@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "smx/core/error.h"
+#include "smx/dist/training_session.h"
 #include "smx/finetune/task_inference.h"
 #include "smx/finetune/task_model.h"
 #include "smx/tasks/score_table.h"
@@ -38,6 +39,10 @@ BenchmarkResult run_benchmarks(const BenchmarkOptions& o, const std::atomic<bool
   if (o.data_dirs.empty()) fail("glue: pass at least one --data folder");
   if (o.out_dir.empty()) fail("glue: --out is required");
   BenchmarkResult result;
+  // In a multi-process job every rank runs every task (finetune() is collective) and rank 0
+  // alone prints and writes.
+  const dist::TrainingSession job(o.finetune.dist);
+  const bool primary = job.primary();
 
   // ---- which tasks, and where their files are (all checked before anything trains) ----
   std::vector<std::pair<const tasks::TaskSpec*, std::string>> plan;  // (task, data dir)
@@ -87,14 +92,15 @@ BenchmarkResult run_benchmarks(const BenchmarkOptions& o, const std::atomic<bool
       inference.batch = o.finetune.eval_batch;
       inference.threads = o.finetune.threads;
       inference.bf16 = o.finetune.bf16;
-      inference.device = o.finetune.device;
+      inference.device = job.device(at::Device(o.finetune.device)).str();  // cuda:LOCAL_RANK
       inference.tokenizer = o.finetune.tokenizer;
+      inference.group = dist::default_group();  // the ranks share the batches, all get the metrics
       const auto r = run_on_split(model, mnli_model, *spec, dir, tasks::Split::kDev, inference);
       result.results[spec->name] = tasks::evaluate(*spec, r.examples, r.outputs);
       runs[spec->name] = {{"model", mnli_model}, {"data", dir}};
       continue;
     }
-    fmt::print(stderr, "== {} ({}) ==\n", spec->display_name, dir);
+    if (primary) fmt::print(stderr, "== {} ({}) ==\n", spec->display_name, dir);
     FinetuneOptions f = o.finetune;
     f.task = spec->name;
     f.data_dir = dir;
@@ -124,6 +130,7 @@ BenchmarkResult run_benchmarks(const BenchmarkOptions& o, const std::atomic<bool
   result.json = tasks::score_table_json(model_name, result.results);
   for (const auto& [name, run] : runs) result.json["tasks"][name]["run"] = run;
   result.json["skipped"] = result.skipped;
+  if (!primary) return result;
   train::write_file_atomically(o.out_dir + "/results.json", result.json.dump(2) + "\n");
   std::string md;
   if (any_glue) md += "GLUE dev (Table 6 layout)\n\n" + result.glue_table + "\n";

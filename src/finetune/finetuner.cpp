@@ -8,6 +8,9 @@
 #include <torch/torch.h>
 
 #include "smx/core/error.h"
+#include "smx/core/threads.h"
+#include "smx/dist/training_session.h"
+#include "smx/finetune/distributed_prediction.h"
 #include "smx/finetune/task_data.h"
 #include "smx/finetune/task_loss.h"
 #include "smx/finetune/task_model.h"
@@ -58,6 +61,12 @@ void check_options(const FinetuneOptions& o) {
   if (o.eval_batch < 1) fail("finetune: --eval-batch must be >= 1");
   if (o.log_every < 1) fail("finetune: --log-every must be >= 1");
   if (o.max_seq_len < 0) fail("finetune: --max-seq-len must be >= 0 (0: the model's)");
+  if (o.dist.shard != "examples")
+    fail(
+        "finetune: --shard {} has no meaning for fine-tuning (task examples are not documents); "
+        "drop it: the ranks always split each global batch by examples",
+        o.dist.shard);
+  o.dist.validate();
 }
 
 int64_t eval_interval(const FinetuneOptions& o, int64_t steps) {
@@ -92,24 +101,33 @@ struct PointRun {
   std::shared_ptr<model::SparseMixer> model;
 };
 
-PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, int64_t batch_size,
+// `rank_batch` is one --batch value: examples per rank and step.
+PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, int64_t rank_batch,
                    const std::atomic<bool>* stop) {
+  dist::TrainingSession dist(o.dist);  // per point: a new model, so new replicas and buckets
+  const int64_t ranks = dist.world_size(), batch_size = rank_batch * ranks;
   PointRun run;
   SweepPoint& point = run.point;
   point.learning_rate = base_lr;
   point.batch_size = batch_size;
+  point.ranks = ranks;
   point.dir = o.out_dir + "/sweep/" + sweep_point_name(base_lr, batch_size);
-  fs::remove_all(point.dir);
-  fs::create_directories(point.dir);
+  if (dist.primary()) {
+    fs::remove_all(point.dir);
+    fs::create_directories(point.dir);
+  }
 
-  torch::manual_seed(o.seed);  // dropout
+  torch::manual_seed(o.seed);  // dropout (rank 0's stream; prepare_model seeds the others')
   auto model = load_encoder_weights(p.config, p.weights, p.spec->num_outputs(), o.seed);
   model->to(p.device);
   model->train();
+  dist.prepare_model(*model, o.seed);
   train::AdamW optimizer(*model, {0.9, 0.999, 1e-6, o.weight_decay});
   const bool masked = p.config.padding == Padding::kMasked;
+  // Every rank cuts the same global batches of W·b rows and trains on its rows [r·b, (r+1)·b).
   const auto batches =
       training_batches(p.train_data.lengths(), o.epochs, batch_size, masked, o.seed);
+  const auto first_row = static_cast<std::ptrdiff_t>(dist.rank() * rank_batch);
   const auto steps = static_cast<int64_t>(batches.size());
   const auto warmup =
       static_cast<int64_t>(std::llround(o.warmup_fraction * static_cast<double>(steps)));
@@ -119,25 +137,28 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
   const std::string prefix = o.learning_rates.size() * o.batch_sizes.size() > 1
                                  ? fmt::format("[lr {:g} batch {}] ", base_lr, batch_size)
                                  : "";
-  train::MetricsLog log(point.dir + "/metrics.jsonl", steps, prefix);
+  train::MetricsLog log(dist.primary() ? point.dir + "/metrics.jsonl" : "", steps, prefix);
   const auto start = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
-  auto dev_metrics = [&] {
+  auto dev_metrics = [&] {  // collective: identical on every rank
     return tasks::evaluate(*p.spec, p.dev,
-                           predict(*model, p.dev_data, o.eval_batch, o.bf16, p.device));
+                           predict_across_ranks(*model, p.dev_data, o.eval_batch, o.bf16, p.device,
+                                                dist.group(), o.dist.expert_parallel));
   };
   double w_loss = 0, w_correct = 0, w_count = 0, w_examples = 0;
   int64_t w_steps = 0;
   auto w_start = Clock::now();
   for (int64_t step = 0; step < steps; ++step) {
-    if (stop != nullptr && stop->load())
+    if (dist.any(stop != nullptr && stop->load()))
       fail(
           "finetune interrupted at step {} of {} (lr {:g}, batch {}); the best finished point so "
           "far, if any, is in '{}'",
           step, steps, base_lr, batch_size, o.out_dir);
     const double lr = train::learning_rate(base_lr, step, warmup, steps);
-    const TaskBatch b =
-        make_batch(p.train_data, batches[static_cast<size_t>(step)], p.config, p.device);
+    const auto& global = batches[static_cast<size_t>(step)];
+    const std::vector<size_t> rows(global.begin() + first_row,
+                                   global.begin() + first_row + rank_batch);
+    const TaskBatch b = make_batch(p.train_data, rows, p.config, p.device);
     TaskLoss l;
     {
       train::AutocastScope autocast(o.bf16, p.device);
@@ -145,13 +166,20 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
       l = task_loss(*p.spec, out, b.labels, p.config.auxiliary_loss_factor,
                     p.config.router_z_loss_factor);
     }
-    const double value = l.total.item<double>();
-    if (!std::isfinite(value))
+    // The z-loss is a mean over routed tokens, which differ by rank under masked padding; the task
+    // loss is a mean over b rows on every rank.
+    const double routed =
+        masked ? static_cast<double>(b.real_tokens) : static_cast<double>(b.input_ids.numel());
+    l.total = dist.global_loss(l.total, {{l.z_term, routed}});
+    const double value = dist.mean(l.total.item<double>());  // the global batch's loss
+    if (!std::isfinite(value))  // every rank sees the same value and stops here
       fail("finetune {}: loss is {} at step {} (lr {:g}, batch {}); try a lower --lr or fp32",
            p.spec->display_name, value, step + 1, base_lr, batch_size);
     l.total.backward();
+    dist.sync_gradients();
     optimizer.step(lr);
     optimizer.zero_grad();
+    dist.after_step(step + 1);
     w_loss += value;
     w_correct += l.correct;
     w_count += l.count;
@@ -159,6 +187,7 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
     ++w_steps;
     const int64_t done = step + 1;
     if (!o.quiet && (done % o.log_every == 0 || done == steps)) {
+      dist.sum({&w_correct, &w_count});
       const double seconds = std::chrono::duration<double>(Clock::now() - w_start).count();
       json r = {{"type", "train"},
                 {"step", done},
@@ -179,10 +208,17 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
   point.dev_score = tasks::task_score(*p.spec, point.dev);
   point.seconds = elapsed();
   if (!o.quiet) log.eval(eval_record(p, steps, point.dev, point.seconds));
-  json result = {{"lr", base_lr},           {"batch", batch_size}, {"steps", steps},
-                 {"warmup_steps", warmup},  {"dev", point.dev},    {"dev_score", point.dev_score},
+  json result = {{"lr", base_lr},
+                 {"batch", batch_size},
+                 {"ranks", ranks},
+                 {"steps", steps},
+                 {"warmup_steps", warmup},
+                 {"dev", point.dev},
+                 {"dev_score", point.dev_score},
                  {"seconds", point.seconds}};
-  train::write_file_atomically(point.dir + "/result.json", result.dump(2) + "\n");
+  if (dist.primary())
+    train::write_file_atomically(point.dir + "/result.json", result.dump(2) + "\n");
+  dist.finish(*model);  // every rank: full expert tensors again, so that rank 0 can save them
   run.model = model;
   return run;
 }
@@ -201,6 +237,8 @@ FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop)
   const tasks::TaskSpec& spec = *p.spec;
   if (spec.file(tasks::Split::kTrain).empty() || spec.file(tasks::Split::kDev).empty())
     fail("task {} has no train/dev split to fine-tune on (it is test-only)", spec.display_name);
+  // Rank and device only; every sweep point trains under its own session.
+  const dist::TrainingSession job(o.dist);
   if (fs::exists(o.out_dir + "/task.json"))
     fail("output folder '{}' already holds a fine-tuned model (task.json); choose another --out",
          o.out_dir);
@@ -223,11 +261,13 @@ FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop)
   // The init weights must load into this architecture (names, shapes, recorded config).
   load_encoder_weights(p.config, p.weights, spec.num_outputs(), o.seed);
 
-  std::error_code ec;
-  fs::create_directories(o.out_dir, ec);
-  if (ec) fail("cannot create output folder '{}': {}", o.out_dir, ec.message());
-  p.device = at::Device(o.device);
-  if (o.threads > 0) at::set_num_threads(o.threads);
+  if (job.primary()) {
+    std::error_code ec;
+    fs::create_directories(o.out_dir, ec);
+    if (ec) fail("cannot create output folder '{}': {}", o.out_dir, ec.message());
+  }
+  p.device = job.device(at::Device(o.device));
+  configure_threads(o.threads);
   p.train_data = encode_examples(p.train, tok, p.max_len);
   p.dev_data = encode_examples(p.dev, tok, p.max_len);
 
@@ -245,7 +285,7 @@ FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop)
       result.points.push_back(run.point);
       const size_t index = result.points.size() - 1;
       sweep.push_back({{"lr", lr},
-                       {"batch", batch},
+                       {"batch", run.point.batch_size},
                        {"dev_score", run.point.dev_score},
                        {"dev", run.point.dev},
                        {"dir", run.point.dir}});
@@ -261,6 +301,7 @@ FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop)
                           {"max_seq_len", p.max_len},
                           {"lr", best.learning_rate},
                           {"batch", best.batch_size},
+                          {"ranks", best.ranks},
                           {"epochs", o.epochs},
                           {"steps", best.steps},
                           {"warmup_fraction", o.warmup_fraction},
@@ -273,18 +314,22 @@ FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop)
                           {"dev_score", best.dev_score},
                           {"baseline", result.baseline},
                           {"baseline_score", result.baseline_score}};
-      save_finetuned(o.out_dir, *run.model, p.config, result.task_info);
+      if (job.primary()) save_finetuned(o.out_dir, *run.model, p.config, result.task_info);
     }
   }
   result.task_info["sweep"] = sweep;
-  train::write_file_atomically(o.out_dir + "/task.json", result.task_info.dump(2) + "\n");
-  train::write_file_atomically(
-      o.out_dir + "/sweep.json",
-      json({{"best", sweep_point_name(result.points[result.best].learning_rate,
-                                      result.points[result.best].batch_size)},
-            {"points", sweep}})
-              .dump(2) +
-          "\n");
+  if (job.primary()) {
+    train::write_file_atomically(o.out_dir + "/task.json", result.task_info.dump(2) + "\n");
+    train::write_file_atomically(
+        o.out_dir + "/sweep.json",
+        json({{"best", sweep_point_name(result.points[result.best].learning_rate,
+                                        result.points[result.best].batch_size)},
+              {"points", sweep}})
+                .dump(2) +
+            "\n");
+  }
+  // The model folder is complete when any rank returns (smx glue reads it back for MNLI-mm).
+  if (job.group() != nullptr) job.group()->barrier("waiting for rank 0 to save the model");
   return result;
 }
 

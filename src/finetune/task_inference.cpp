@@ -3,6 +3,7 @@
 #include <ATen/Parallel.h>
 
 #include "smx/core/error.h"
+#include "smx/finetune/distributed_prediction.h"
 #include "smx/tasks/task_reader.h"
 
 namespace smx::finetune {
@@ -34,8 +35,9 @@ SplitOutputs run_on_split(const FinetunedModel& model, const std::string& model_
   const int64_t max_len = model.task_info.value("max_seq_len", model.config.max_seq_len);
   const at::Device device(o.device);
   model.model->to(device);
-  r.outputs =
-      predict(*model.model, encode_examples(r.examples, tok, max_len), o.batch, o.bf16, device);
+  // A loaded model holds every expert: its forwards are local, so no lockstep.
+  r.outputs = predict_across_ranks(*model.model, encode_examples(r.examples, tok, max_len), o.batch,
+                                   o.bf16, device, o.group.get(), false);
   return r;
 }
 

@@ -22,7 +22,8 @@ TaskLoss task_loss(const tasks::TaskSpec& spec, const model::SparseMixerOutput& 
     task = at::cross_entropy_loss(logits, labels.to(torch::kLong));
   const at::Tensor aux = out.encoder.aux_loss.sum(), z = out.encoder.z_loss.sum();
   TaskLoss r;
-  r.total = task + aux * aux_factor + z * z_factor;
+  r.z_term = z * z_factor;
+  r.total = task + aux * aux_factor + r.z_term;
 
   torch::NoGradGuard no_grad;
   r.task = task.item<double>();

@@ -166,13 +166,7 @@ std::vector<std::vector<float>> predict(model::SparseMixer& model, const Encoded
   std::vector<std::vector<float>> outputs(data.size());
   for (const auto& rows :
        inference_batches(data.lengths(), batch, config.padding == Padding::kMasked)) {
-    const TaskBatch b = make_batch(data, rows, config, device);
-    at::Tensor logits;
-    {
-      train::AutocastScope autocast(bf16, device);
-      logits = model.forward(b.input_ids, b.type_ids).classification_logits;
-    }
-    logits = logits.to(torch::kFloat).cpu().contiguous();  // [B, K]
+    const at::Tensor logits = predict_batch(model, data, rows, bf16, device);  // [B, K]
     const int64_t K = logits.size(1);
     const float* p = logits.data_ptr<float>();
     for (size_t i = 0; i < rows.size(); ++i)
@@ -180,6 +174,17 @@ std::vector<std::vector<float>> predict(model::SparseMixer& model, const Encoded
   }
   model.train(was_training);
   return outputs;
+}
+
+at::Tensor predict_batch(model::SparseMixer& model, const EncodedExamples& data,
+                         const std::vector<size_t>& rows, bool bf16, const at::Device& device) {
+  const TaskBatch b = make_batch(data, rows, model.config(), device);
+  at::Tensor logits;
+  {
+    train::AutocastScope autocast(bf16, device);
+    logits = model.forward(b.input_ids, b.type_ids).classification_logits;
+  }
+  return logits.to(torch::kFloat).cpu().contiguous();
 }
 
 }  // namespace smx::finetune

@@ -26,12 +26,14 @@
 #include "support/scratch_dir.h"
 #include "support/test_util.h"
 #include "support/tiny_tokenizer.h"
+#include "support/toy_task.h"
 
 namespace smx::finetune {
 namespace {
 
 namespace fs = std::filesystem;
 using smx::testing::ScratchDir;
+using smx::testing::toy_task;
 using ::testing::HasSubstr;
 
 std::string glue_samples() {
@@ -72,33 +74,6 @@ const std::string& pretrain_run() {
     return o.out_dir;
   }();
   return run;
-}
-
-// An SST-2-layout toy task: label 1 sentences contain "cat", label 0 ones "dog".
-std::string toy_task(const ScratchDir& dir, int train_rows = 192, int dev_rows = 64) {
-  const auto sentences = smx::testing::sample_sentences(train_rows + dev_rows, 11);
-  std::string train = "sentence\tlabel\n", dev = train;
-  for (int i = 0; i < train_rows + dev_rows; ++i) {
-    std::string s;
-    int words = 0;
-    for (size_t start = 0; start < sentences[i].size();) {
-      size_t end = sentences[i].find_first_of(" .", start);
-      if (end == std::string::npos) end = sentences[i].size();
-      const std::string w = sentences[i].substr(start, end - start);
-      if (!w.empty() && w != "cat" && w != "dog") {
-        if (words == 2) s += (i % 2 ? "cat " : "dog ");
-        s += w + " ";
-        ++words;
-      }
-      start = end + 1;
-    }
-    if (words < 3) s += (i % 2 ? "cat" : "dog");
-    (i < train_rows ? train : dev) += s + "\t" + std::to_string(i % 2) + "\n";
-  }
-  write(dir, "toy/SST-2/train.tsv", train);
-  write(dir, "toy/SST-2/dev.tsv", dev);
-  write(dir, "toy/SST-2/test.tsv", "index\tsentence\n0\tthe cat runs\n1\tthe dog runs\n");
-  return dir.file("toy");
 }
 
 FinetuneOptions options(const std::string& task, const std::string& data, const std::string& out) {

@@ -30,8 +30,10 @@ class GradientSync {
   GradientSync(std::shared_ptr<ProcessGroup> group, std::vector<NamedParameter> replicated,
                std::vector<NamedParameter> local, double bucket_mb = 25);
 
-  // After backward, before clipping and the optimizer step. A missing gradient counts as zeros
-  // (and is then defined), so every rank reduces the same buckets.
+  // After backward, before clipping and the optimizer step. A gradient missing on some ranks counts
+  // as zeros there (and is then defined), so every rank reduces the same buckets; one missing on
+  // every rank (a parameter the loss does not use, such as the MLM head in fine-tuning) stays
+  // undefined, so that the optimizer skips it as in one process.
   void average();
   // Fails with smx::Error if the replicated parameters differ across ranks (`step` for the
   // message).

@@ -3,11 +3,15 @@
 // task loss plus the MoE losses, dev evaluation during and after training, and a sweep over
 // learning rates x batch sizes that keeps the point with the best dev score (tasks::task_score).
 //
-// Output folder:
+// Output folder (written by rank 0 alone in a multi-process job):
 //   DIR/config.json, DIR/model.safetensors, DIR/task.json   the best point (see task_model.h)
 //   DIR/sweep/<lr>-<batch>/metrics.jsonl                     every point's training and dev records
 //   DIR/sweep/<lr>-<batch>/result.json                       its dev metrics and score
 //   DIR/sweep.json                                           all points, best first marked
+//
+// Multi-process (docs/distributed.md): each --batch value b is per rank; every rank cuts the same
+// training order with the global batch W·b and keeps rows [r·b, (r+1)·b) of each batch, so W ranks
+// train like one process with batch W·b. <batch> in folder names and task.json is W·b.
 #pragma once
 
 #include <atomic>
@@ -16,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "smx/dist/dist_options.h"
 #include "smx/tasks/task_evaluation.h"
 #include "smx/tasks/task_registry.h"
 
@@ -38,16 +43,18 @@ struct FinetuneOptions {
   int64_t eval_every = 0;   // 0 = SPEC §5: ceil(0.1·steps/10)·10; -1 = only at the end
   int64_t eval_batch = 64;
   int64_t log_every = 10;
-  int threads = 0;  // 0 = LibTorch's default
+  int threads = 0;  // 0 = every core
   bool bf16 = false;
   uint64_t seed = 0;  // classifier init, data order, dropout
   std::string device = "cpu";
-  bool quiet = false;  // no progress lines (tests)
+  bool quiet = false;      // no progress lines (tests)
+  dist::DistOptions dist;  // multi-process training; --shard must be "examples"
 };
 
 struct SweepPoint {
   double learning_rate = 0;
-  int64_t batch_size = 0;
+  int64_t batch_size = 0;  // the global batch: ranks x the per-rank --batch
+  int64_t ranks = 1;
   int64_t steps = 0;
   tasks::TaskMetrics dev;  // at the end of training
   double dev_score = 0;

@@ -1,9 +1,11 @@
 // Running a fine-tuned model folder on a task split: what `smx evaluate` and `smx predict` share.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "smx/dist/process_group.h"
 #include "smx/finetune/task_model.h"
 #include "smx/tasks/task_evaluation.h"
 #include "smx/tasks/task_example.h"
@@ -17,6 +19,9 @@ struct InferenceOptions {
   bool bf16 = false;
   std::string device = "cpu";
   std::string tokenizer;  // "" = the one the model's config records
+  // Splits the batches across this group's ranks, each getting every output (collective; see
+  // distributed_prediction.h). Null: this process runs every batch.
+  std::shared_ptr<dist::ProcessGroup> group;
 };
 
 struct SplitOutputs {

@@ -13,7 +13,8 @@
 namespace smx::finetune {
 
 struct TaskLoss {
-  at::Tensor total;  // [] differentiable
+  at::Tensor total;   // [] differentiable
+  at::Tensor z_term;  // [] z_factor · Σ z-loss, part of total (a mean over routed tokens, dist/)
   double task = 0, aux = 0, z = 0;
   // Training accuracy where it means something: argmax = label (classification, MultiRC), or
   // (score > 0.5) = label for ranking candidates; count 0 for regression.

@@ -66,4 +66,9 @@ FinetunedModel load_finetuned(const std::string& dir);
 std::vector<std::vector<float>> predict(model::SparseMixer& model, const EncodedExamples& data,
                                         int64_t batch, bool bf16, const at::Device& device);
 
+// The outputs of the examples `rows` as one batch: [rows, num_outputs] fp32 on the CPU. The caller
+// puts the model in eval mode and disables gradients (predict() does).
+at::Tensor predict_batch(model::SparseMixer& model, const EncodedExamples& data,
+                         const std::vector<size_t>& rows, bool bf16, const at::Device& device);
+
 }  // namespace smx::finetune
