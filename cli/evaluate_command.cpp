@@ -23,7 +23,7 @@ void add_common(CLI::App* cmd, Options& o) {
   cmd->add_option("--model,-m", o.model, "Fine-tuned model folder (smx finetune --out)")
       ->required();
   cmd->add_option("--batch", o.inference.batch, "Examples per batch")->capture_default_str();
-  cmd->add_option("--threads", o.inference.threads, "Intra-op threads (0: LibTorch's default)")
+  cmd->add_option("--threads", o.inference.threads, "Intra-op threads (0: every core)")
       ->capture_default_str();
   cmd->add_flag("--bf16", o.inference.bf16, "bf16 autocast");
   cmd->add_option("--device", o.inference.device, "cpu, cuda, ...")->capture_default_str();

@@ -1,8 +1,7 @@
 #include "smx/finetune/task_inference.h"
 
-#include <ATen/Parallel.h>
-
 #include "smx/core/error.h"
+#include "smx/core/threads.h"
 #include "smx/finetune/distributed_prediction.h"
 #include "smx/tasks/task_reader.h"
 
@@ -31,7 +30,7 @@ SplitOutputs run_on_split(const FinetunedModel& model, const std::string& model_
   const Tokenizer tok = load_tokenizer_for(model.config, o.tokenizer, "model '" + model_dir + "'");
   SplitOutputs r;
   r.examples = tasks::read_split(spec, data_dir, split);
-  if (o.threads > 0) at::set_num_threads(o.threads);
+  configure_threads(o.threads);  // 0: every core, as in training
   const int64_t max_len = model.task_info.value("max_seq_len", model.config.max_seq_len);
   const at::Device device(o.device);
   model.model->to(device);

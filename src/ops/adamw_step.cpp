@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "simd.h"
@@ -65,6 +66,7 @@ void adamw_step(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v
     p.addcdiv_(m, denom, -c.lr / c.correction1);
     return;
   }
+  RECORD_FUNCTION("smx::adamw_step", std::vector<c10::IValue>());
   const Coef k{static_cast<float>(c.beta1),
                static_cast<float>(1.0 - c.beta1),
                static_cast<float>(c.beta2),

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "simd.h"
@@ -126,18 +127,12 @@ SMX_AVX512 void backward_rows_avx512(const float* g, const X* x, const R* r, con
   }
 }
 
+// body(x element, residual element) for the dtypes of x and r.
 template <typename F>
 void dispatch_types(const at::Tensor& x, const at::Tensor& r, F&& body) {
-  auto with_r = [&](auto x_tag) {
-    if (r.scalar_type() == at::kFloat)
-      body(x_tag, float{});
-    else
-      body(x_tag, c10::BFloat16{});
-  };
-  if (x.scalar_type() == at::kFloat)
-    with_r(float{});
-  else
-    with_r(c10::BFloat16{});
+  simd::dispatch_float_types(x.scalar_type(), [&](auto x_tag) {
+    simd::dispatch_float_types(r.scalar_type(), [&](auto r_tag) { body(x_tag, r_tag); });
+  });
 }
 
 constexpr int64_t kRowsPerTask = 8;
@@ -257,6 +252,7 @@ at::Tensor add_layer_norm(const at::Tensor& x, const at::Tensor& residual, const
                           const at::Tensor& bias, double eps) {
   if (!fast_path(x, residual, scale, bias))
     return add_layer_norm_reference(x, residual, scale, bias, eps);
+  RECORD_FUNCTION("smx::add_layer_norm", std::vector<c10::IValue>());
   return AddLayerNorm::apply(x, residual, scale, bias, eps);
 }
 

@@ -1,6 +1,7 @@
 #include "smx/ops/expert_dispatch.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "simd.h"
@@ -54,12 +55,12 @@ void sum_rows(const In* base, const int64_t* rows, const float* w, int64_t n, Ou
   }
 }
 
+// body(in element, out element) for rows of dtype `in` written as `out`.
 template <typename F>
-void dispatch_type(at::ScalarType t, F&& body) {
-  if (t == at::kFloat)
-    body(float{});
-  else
-    body(c10::BFloat16{});
+void dispatch_in_out(at::ScalarType in, at::ScalarType out, F&& body) {
+  simd::dispatch_float_types(in, [&](auto in_tag) {
+    simd::dispatch_float_types(out, [&](auto out_tag) { body(in_tag, out_tag); });
+  });
 }
 
 constexpr int64_t kRowsPerTask = 32;
@@ -69,15 +70,13 @@ at::Tensor gather(const at::Tensor& in, const at::Tensor& index, at::ScalarType 
   const int64_t S = index.numel(), D = in.size(1);
   at::Tensor out = at::empty({S, D}, in.options().dtype(dtype));
   const int64_t* idx = index.data_ptr<int64_t>();
-  dispatch_type(in.scalar_type(), [&](auto in_tag) {
-    dispatch_type(dtype, [&](auto out_tag) {
-      using In = decltype(in_tag);
-      using Out = decltype(out_tag);
-      const In* src = in.data_ptr<In>();
-      Out* dst = out.data_ptr<Out>();
-      at::parallel_for(0, S, kRowsPerTask, [&](int64_t begin, int64_t end) {
-        for (int64_t s = begin; s < end; ++s) copy_row(src + idx[s] * D, dst + s * D, D);
-      });
+  dispatch_in_out(in.scalar_type(), dtype, [&](auto in_tag, auto out_tag) {
+    using In = decltype(in_tag);
+    using Out = decltype(out_tag);
+    const In* src = in.data_ptr<In>();
+    Out* dst = out.data_ptr<Out>();
+    at::parallel_for(0, S, kRowsPerTask, [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s) copy_row(src + idx[s] * D, dst + s * D, D);
     });
   });
   return out;
@@ -91,16 +90,14 @@ at::Tensor scatter_sum(const at::Tensor& in, const at::Tensor& weight, const Slo
   const int64_t* slots = si.slots.data_ptr<int64_t>();
   const int64_t* offsets = si.offsets.data_ptr<int64_t>();
   const float* w = weight.defined() ? weight.data_ptr<float>() : nullptr;
-  dispatch_type(in.scalar_type(), [&](auto in_tag) {
-    dispatch_type(dtype, [&](auto out_tag) {
-      using In = decltype(in_tag);
-      using Out = decltype(out_tag);
-      const In* src = in.data_ptr<In>();
-      Out* dst = out.data_ptr<Out>();
-      at::parallel_for(0, T, kRowsPerTask, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t)
-          sum_rows(src, slots + offsets[t], w, offsets[t + 1] - offsets[t], dst + t * D, D);
-      });
+  dispatch_in_out(in.scalar_type(), dtype, [&](auto in_tag, auto out_tag) {
+    using In = decltype(in_tag);
+    using Out = decltype(out_tag);
+    const In* src = in.data_ptr<In>();
+    Out* dst = out.data_ptr<Out>();
+    at::parallel_for(0, T, kRowsPerTask, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t)
+        sum_rows(src, slots + offsets[t], w, offsets[t + 1] - offsets[t], dst + t * D, D);
     });
   });
   return out;
@@ -183,6 +180,7 @@ SlotIndex make_slot_index(const at::Tensor& index, int64_t tokens) {
 at::Tensor dispatch_tokens(const at::Tensor& tokens, const SlotIndex& si, at::ScalarType dtype) {
   if (!cpu_rows(tokens) || !si.slots.defined() || (dtype != at::kFloat && dtype != at::kBFloat16))
     return tokens.index_select(0, si.index).to(dtype);
+  RECORD_FUNCTION("smx::dispatch_tokens", std::vector<c10::IValue>());
   return Dispatch::apply(tokens, si.index, si.slots, si.offsets, static_cast<int64_t>(dtype));
 }
 
@@ -192,6 +190,7 @@ at::Tensor combine_slots(const at::Tensor& y, const at::Tensor& weight, const Sl
     const at::Tensor yw = y.to(at::kFloat) * weight.reshape({-1, 1}).to(at::kFloat);
     return torch::zeros({si.tokens, y.size(1)}, yw.options()).index_add(0, si.index, yw);
   }
+  RECORD_FUNCTION("smx::combine_slots", std::vector<c10::IValue>());
   return Combine::apply(y, weight.reshape({-1}), si.index, si.slots, si.offsets, si.tokens);
 }
 

@@ -12,11 +12,21 @@
 // here (GCC bug 105593, fixed in 13): a false positive in every file that uses these helpers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
+#include <c10/core/ScalarType.h>
 #include <c10/util/BFloat16.h>
 
 #define SMX_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
 namespace smx::ops::simd {
+
+// Calls body(float{}) or body(c10::BFloat16{}): the two element types every kernel takes.
+template <typename F>
+void dispatch_float_types(at::ScalarType type, F&& body) {
+  if (type == at::kFloat)
+    body(float{});
+  else
+    body(c10::BFloat16{});
+}
 
 bool cpu_has_avx512();  // AVX-512 F, BW, VL and DQ; checked once
 

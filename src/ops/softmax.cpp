@@ -5,6 +5,7 @@
 #include <limits>
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/torch.h>
 
 #include "simd.h"
@@ -70,18 +71,10 @@ SMX_AVX512 void backward_row_avx512(const T* g, const T* p, T* gx, int64_t K) {
   }
 }
 
-template <typename F>
-void dispatch_type(const at::Tensor& x, F&& body) {
-  if (x.scalar_type() == at::kFloat)
-    body(float{});
-  else
-    body(c10::BFloat16{});
-}
-
 at::Tensor forward_kernel(const at::Tensor& x) {
   const int64_t K = x.size(-1), rows = x.numel() / K;
   at::Tensor y = at::empty_like(x);
-  dispatch_type(x, [&](auto tag) {
+  simd::dispatch_float_types(x.scalar_type(), [&](auto tag) {
     using T = decltype(tag);
     const T* xp = x.data_ptr<T>();
     T* yp = y.data_ptr<T>();
@@ -102,7 +95,7 @@ at::Tensor forward_kernel(const at::Tensor& x) {
 at::Tensor backward_kernel(const at::Tensor& g, const at::Tensor& p) {
   const int64_t K = p.size(-1), rows = p.numel() / K;
   at::Tensor gx = at::empty_like(p);
-  dispatch_type(p, [&](auto tag) {
+  simd::dispatch_float_types(p.scalar_type(), [&](auto tag) {
     using T = decltype(tag);
     const T* gp = g.data_ptr<T>();
     const T* pp = p.data_ptr<T>();
@@ -142,6 +135,7 @@ at::Tensor softmax_last_dim(const at::Tensor& x) {
   if (!fast)
     return at::softmax(x.to(at::promote_types(x.scalar_type(), at::kFloat)), -1)
         .to(x.scalar_type());
+  RECORD_FUNCTION("smx::softmax_last_dim", std::vector<c10::IValue>());
   return Softmax::apply(x);
 }
 
