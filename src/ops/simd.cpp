@@ -1,6 +1,11 @@
 #include "simd.h"
 
+#include <atomic>
+
 namespace smx::ops::simd {
+namespace {
+std::atomic<bool> g_allowed{true};
+}  // namespace
 
 bool cpu_has_avx512() {
   static const bool yes = [] {
@@ -8,7 +13,11 @@ bool cpu_has_avx512() {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
   }();
-  return yes;
+  return yes && g_allowed.load(std::memory_order_relaxed);
+}
+
+void allow_avx512(bool allowed) {
+  g_allowed.store(allowed, std::memory_order_relaxed);
 }
 
 }  // namespace smx::ops::simd

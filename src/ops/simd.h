@@ -28,7 +28,9 @@ void dispatch_float_types(at::ScalarType type, F&& body) {
     body(c10::BFloat16{});
 }
 
-bool cpu_has_avx512();  // AVX-512 F, BW, VL and DQ; checked once
+bool cpu_has_avx512();  // AVX-512 F, BW, VL and DQ (checked once), unless turned off below
+// Off: every kernel takes its scalar loop, as on a CPU without AVX-512 (tests run both paths).
+void allow_avx512(bool allowed);
 
 inline __mmask16 tail_mask(int64_t n) {  // the first n (< 16) lanes
   return static_cast<__mmask16>((1u << n) - 1u);

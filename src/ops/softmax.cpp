@@ -18,9 +18,9 @@ template <typename T>
 void forward_row_scalar(const T* x, T* y, int64_t K) {
   float max = -std::numeric_limits<float>::infinity();
   for (int64_t k = 0; k < K; ++k) max = std::max(max, static_cast<float>(x[k]));
-  float sum = 0;
+  double sum = 0;  // a long row in one fp32 accumulator would lose ~1e-6
   for (int64_t k = 0; k < K; ++k) sum += std::exp(static_cast<float>(x[k]) - max);
-  const float inv = 1.0f / sum;
+  const auto inv = static_cast<float>(1.0 / sum);
   for (int64_t k = 0; k < K; ++k)
     y[k] = static_cast<T>(std::exp(static_cast<float>(x[k]) - max) * inv);
 }
@@ -50,10 +50,11 @@ SMX_AVX512 void forward_row_avx512(const T* x, T* y, float* scratch, int64_t K) 
 // grad_x = p · (g - Σ g·p)
 template <typename T>
 void backward_row_scalar(const T* g, const T* p, T* gx, int64_t K) {
-  float dot = 0;
+  double dot = 0;
   for (int64_t k = 0; k < K; ++k) dot += static_cast<float>(g[k]) * static_cast<float>(p[k]);
   for (int64_t k = 0; k < K; ++k)
-    gx[k] = static_cast<T>(static_cast<float>(p[k]) * (static_cast<float>(g[k]) - dot));
+    gx[k] = static_cast<T>(static_cast<float>(p[k]) *
+                           (static_cast<float>(g[k]) - static_cast<float>(dot)));
 }
 
 template <typename T>
