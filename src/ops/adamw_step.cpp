@@ -31,7 +31,7 @@ SMX_AVX512 void update_avx512(float* p, const float* g, float* m, float* v, int6
   const __m512 eps = _mm512_set1_ps(k.eps), decay = _mm512_set1_ps(k.decay);
   const __m512 step = _mm512_set1_ps(k.step), inv_c2 = _mm512_set1_ps(k.inv_c2);
   for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 mask = n - i >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(n - i);
+    const __mmask16 mask = simd::lanes(i, n);
     const __m512 gi = simd::load(g + i, mask);
     const __m512 mi = _mm512_fmadd_ps(b1, simd::load(m + i, mask), _mm512_mul_ps(a1, gi));
     const __m512 vi =

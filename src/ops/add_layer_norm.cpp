@@ -44,14 +44,14 @@ SMX_AVX512 void forward_rows_avx512(const X* x, const R* r, const float* scale, 
     // Two passes over the row (it stays in L1): the mean, then the centred second moment.
     __m512 vsum = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
-      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      const __mmask16 k = simd::lanes(d, D);
       vsum = _mm512_add_ps(vsum, _mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)));
     }
     const float mean = _mm512_reduce_add_ps(vsum) / static_cast<float>(D);
     const __m512 m = _mm512_set1_ps(mean);
     __m512 vsq = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
-      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      const __mmask16 k = simd::lanes(d, D);
       const __m512 c =
           _mm512_maskz_sub_ps(k, _mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m);
       vsq = _mm512_fmadd_ps(c, c, vsq);
@@ -59,7 +59,7 @@ SMX_AVX512 void forward_rows_avx512(const X* x, const R* r, const float* scale, 
     const float rstd = 1.0f / std::sqrt(_mm512_reduce_add_ps(vsq) / static_cast<float>(D) + eps);
     const __m512 s = _mm512_set1_ps(rstd);
     for (int64_t d = 0; d < D; d += 16) {
-      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      const __mmask16 k = simd::lanes(d, D);
       const __m512 c = _mm512_sub_ps(_mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m);
       simd::store(
           y + d,
@@ -104,7 +104,7 @@ SMX_AVX512 void backward_rows_avx512(const float* g, const X* x, const R* r, con
     const __m512 m = _mm512_set1_ps(mean[i]), s = _mm512_set1_ps(rstd[i]);
     __m512 va = _mm512_setzero_ps(), vb = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
-      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      const __mmask16 k = simd::lanes(d, D);
       const __m512 vh = _mm512_mul_ps(
           _mm512_sub_ps(_mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m), s);
       const __m512 gd = simd::load(g + d, k);
@@ -117,7 +117,7 @@ SMX_AVX512 void backward_rows_avx512(const float* g, const X* x, const R* r, con
     const __m512 ma = _mm512_set1_ps(_mm512_reduce_add_ps(va) / static_cast<float>(D));
     const __m512 mb = _mm512_set1_ps(_mm512_reduce_add_ps(vb) / static_cast<float>(D));
     for (int64_t d = 0; d < D; d += 16) {
-      const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+      const __mmask16 k = simd::lanes(d, D);
       const __m512 vh = _mm512_mul_ps(
           _mm512_sub_ps(_mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m), s);
       const __m512 gs = _mm512_mul_ps(simd::load(g + d, k), simd::load(scale + d, k));
@@ -174,10 +174,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_kernel(
     const at::Tensor& g, const at::Tensor& x, const at::Tensor& r, const at::Tensor& scale,
     const at::Tensor& mean, const at::Tensor& rstd) {
   const int64_t D = x.size(-1), rows = x.numel() / D;
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(rows, 64));
-  const int64_t chunk_rows = (rows + chunks - 1) / chunks;
+  const simd::RowChunks chunks(rows);  // the scale and bias gradients' partial rows
   at::Tensor gv = at::empty(x.sizes(), g.options());
-  at::Tensor partial = at::zeros({2, chunks, D}, g.options());  // scale, bias
+  at::Tensor partial = at::zeros({2, chunks.count, D}, g.options());  // scale, bias
   dispatch_types(x, r, [&](auto x_tag, auto r_tag) {
     using X = decltype(x_tag);
     using R = decltype(r_tag);
@@ -187,13 +186,11 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_kernel(
     const float *sp = scale.data_ptr<float>(), *mp = mean.data_ptr<float>(),
                 *rs = rstd.data_ptr<float>();
     float *gvp = gv.data_ptr<float>(), *pp = partial.data_ptr<float>();
-    at::parallel_for(0, chunks, 1, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, chunks.count, 1, [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
-        const int64_t first = std::min(rows, c * chunk_rows);
-        const int64_t n = std::min(rows, first + chunk_rows) - first;
-        const int64_t o = first * D;
+        const int64_t first = chunks.first(c), n = chunks.end(c) - first, o = first * D;
         float* gscale = pp + c * D;
-        float* gbias = pp + (chunks + c) * D;
+        float* gbias = pp + (chunks.count + c) * D;
         if (simd::cpu_has_avx512())
           backward_rows_avx512(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gscale,
                                gbias, n, D);

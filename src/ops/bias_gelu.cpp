@@ -65,7 +65,7 @@ template <typename T, typename B>
 SMX_AVX512 void forward_rows_avx512(const T* x, const B* bias, T* y, int64_t rows, int64_t F) {
   for (int64_t r = 0; r < rows; ++r, x += F, y += F)
     for (int64_t f = 0; f < F; f += 16) {
-      const __mmask16 m = F - f >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(F - f);
+      const __mmask16 m = simd::lanes(f, F);
       const __m512 v = _mm512_add_ps(simd::load(x + f, m), simd::load(bias + f, m));
       simd::store(y + f, _mm512_mul_ps(v, sigma2u(v)), m);
     }
@@ -91,7 +91,7 @@ SMX_AVX512 void backward_rows_avx512(const T* gy, const T* x, const B* bias, T* 
                                      int64_t rows, int64_t F) {
   for (int64_t r = 0; r < rows; ++r, x += F, gy += F, gx += F)
     for (int64_t f = 0; f < F; f += 16) {
-      const __mmask16 m = F - f >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(F - f);
+      const __mmask16 m = simd::lanes(f, F);
       const __m512 v = _mm512_add_ps(simd::load(x + f, m), simd::load(bias + f, m));
       const __m512 s = sigma2u(v);
       const __m512 du2 = _mm512_fmadd_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(6.0f * kC * kA),
@@ -156,11 +156,9 @@ std::pair<at::Tensor, at::Tensor> backward_kernel(const at::Tensor& grad_y, cons
                                                   const at::Tensor& bias) {
   const Layout l = layout_of(x, bias);
   const int64_t F = l.features, R = l.rows;
-  // Each task sums its rows' bias gradient into a partial row of its own, reduced after.
-  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(R, 64));
-  const int64_t chunk_rows = (R + chunks - 1) / std::max<int64_t>(1, chunks);
+  const simd::RowChunks chunks(R);  // per group: the bias gradient's partial rows
   at::Tensor gx = at::empty_like(x);
-  at::Tensor partial = at::zeros({l.groups, chunks, F}, x.options().dtype(at::kFloat));
+  at::Tensor partial = at::zeros({l.groups, chunks.count, F}, x.options().dtype(at::kFloat));
   dispatch_types(x, bias, [&](auto x_tag, auto b_tag) {
     using T = decltype(x_tag);
     using Bt = decltype(b_tag);
@@ -169,13 +167,12 @@ std::pair<at::Tensor, at::Tensor> backward_kernel(const at::Tensor& grad_y, cons
     const Bt* bp = bias.data_ptr<Bt>();
     T* gxp = gx.data_ptr<T>();
     float* pp = partial.data_ptr<float>();
-    at::parallel_for(0, l.groups * chunks, 1, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, l.groups * chunks.count, 1, [&](int64_t begin, int64_t end) {
       for (int64_t task = begin; task < end; ++task) {
-        const int64_t g = task / chunks, c = task % chunks;
-        const int64_t first = std::min(R, c * chunk_rows), stop = std::min(R, first + chunk_rows);
-        const int64_t row = g * R + first;
+        const int64_t g = task / chunks.count, c = task % chunks.count;
+        const int64_t row = g * R + chunks.first(c);
         backward_rows(gyp + row * F, xp + row * F, bp + g * F, gxp + row * F, pp + task * F,
-                      stop - first, F);
+                      chunks.end(c) - chunks.first(c), F);
       }
     });
   });

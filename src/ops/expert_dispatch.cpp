@@ -18,7 +18,7 @@ using torch::autograd::tensor_list;
 template <typename In, typename Out>
 SMX_AVX512 void copy_row_avx512(const In* in, Out* out, int64_t D) {
   for (int64_t d = 0; d < D; d += 16) {
-    const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+    const __mmask16 k = simd::lanes(d, D);
     simd::store(out + d, simd::load(in + d, k), k);
   }
 }
@@ -34,7 +34,7 @@ template <typename In, typename Out>
 SMX_AVX512 void sum_rows_avx512(const In* base, const int64_t* rows, const float* w, int64_t n,
                                 Out* out, int64_t D) {
   for (int64_t d = 0; d < D; d += 16) {
-    const __mmask16 k = D - d >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(D - d);
+    const __mmask16 k = simd::lanes(d, D);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t j = 0; j < n; ++j) {
       const __m512 r = simd::load(base + rows[j] * D + d, k);
@@ -103,6 +103,53 @@ at::Tensor scatter_sum(const at::Tensor& in, const at::Tensor& weight, const Slo
   return out;
 }
 
+// Combine's backward in one pass over the slots, with g_t = grad_out[index[s]]:
+//   grad_y[s] = w[s] · g_t (y's dtype),  grad_w[s] = <g_t, y[s]> (fp32).
+template <typename Y>
+SMX_AVX512 float combine_backward_row_avx512(const float* g, const Y* y, float w, Y* gy,
+                                             int64_t D) {
+  __m512 dot = _mm512_setzero_ps();
+  for (int64_t d = 0; d < D; d += 16) {
+    const __mmask16 k = simd::lanes(d, D);
+    const __m512 gd = simd::load(g + d, k);
+    dot = _mm512_fmadd_ps(gd, simd::load(y + d, k), dot);
+    simd::store(gy + d, _mm512_mul_ps(gd, _mm512_set1_ps(w)), k);
+  }
+  return _mm512_reduce_add_ps(dot);
+}
+
+template <typename Y>
+float combine_backward_row(const float* g, const Y* y, float w, Y* gy, int64_t D) {
+  if (simd::cpu_has_avx512()) return combine_backward_row_avx512(g, y, w, gy, D);
+  double dot = 0;
+  for (int64_t d = 0; d < D; ++d) {
+    dot += g[d] * static_cast<float>(y[d]);
+    gy[d] = static_cast<Y>(w * g[d]);
+  }
+  return static_cast<float>(dot);
+}
+
+// g [T, D] fp32, y [S, D], w [S] fp32 -> grad_y [S, D] (y's dtype), grad_w [S] fp32.
+std::pair<at::Tensor, at::Tensor> combine_backward(const at::Tensor& g, const at::Tensor& y,
+                                                   const at::Tensor& w, const at::Tensor& index) {
+  const int64_t S = y.size(0), D = y.size(1);
+  at::Tensor gy = at::empty_like(y), gw = at::empty({S}, w.options());
+  const float* gp = g.data_ptr<float>();
+  const float* wp = w.data_ptr<float>();
+  const int64_t* idx = index.data_ptr<int64_t>();
+  float* gwp = gw.data_ptr<float>();
+  simd::dispatch_float_types(y.scalar_type(), [&](auto tag) {
+    using Y = decltype(tag);
+    const Y* yp = y.data_ptr<Y>();
+    Y* gyp = gy.data_ptr<Y>();
+    at::parallel_for(0, S, kRowsPerTask, [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s)
+        gwp[s] = combine_backward_row(gp + idx[s] * D, yp + s * D, wp[s], gyp + s * D, D);
+    });
+  });
+  return {gy, gw};
+}
+
 // ---- autograd ----
 
 SlotIndex unpack(const std::vector<at::Tensor>& t, int64_t tokens) {
@@ -121,9 +168,8 @@ class Dispatch : public torch::autograd::Function<Dispatch> {
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     const SlotIndex si = unpack(ctx->get_saved_variables(), ctx->saved_data["tokens"].toInt());
     const auto dtype = static_cast<at::ScalarType>(ctx->saved_data["dtype"].toInt());
-    at::Tensor g = grads[0].contiguous();
-    if (g.scalar_type() != at::kFloat && g.scalar_type() != at::kBFloat16) g = g.to(at::kFloat);
-    return {scatter_sum(g, {}, si, dtype), {}, {}, {}, {}};
+    // The buffer's gradient has the buffer's dtype (fp32 or bf16).
+    return {scatter_sum(grads[0].contiguous(), {}, si, dtype), {}, {}, {}, {}};
   }
 };
 
@@ -138,12 +184,8 @@ class Combine : public torch::autograd::Function<Combine> {
   }
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     const auto s = ctx->get_saved_variables();
-    const at::Tensor &y = s[0], &w = s[1], &index = s[2];
     const at::Tensor g = grads[0].to(at::kFloat).contiguous();  // [T, D]
-    const at::Tensor g_slots = gather(g, index, at::kFloat);    // [S, D]: grad_out[index[s]]
-    // grad_y[s] = w[s] · g[index[s]];  grad_w[s] = <g[index[s]], y[s]>
-    const at::Tensor gy = (g_slots * w.unsqueeze(1)).to(y.scalar_type());
-    const at::Tensor gw = (g_slots * y.to(at::kFloat)).sum(1);
+    auto [gy, gw] = combine_backward(g, s[0], s[1], s[2]);
     return {gy, gw, {}, {}, {}, {}};
   }
 };
@@ -172,8 +214,11 @@ SlotIndex make_slot_index(const at::Tensor& index, int64_t tokens) {
     ++off[idx[s] + 1];
   }
   for (int64_t t = 0; t < tokens; ++t) off[t + 1] += off[t];
-  std::vector<int64_t> fill(off, off + tokens);
-  for (int64_t s = 0; s < S; ++s) slots[fill[static_cast<size_t>(idx[s])]++] = s;
+  // Place each slot at its token's next free position, advancing off[t] to the end of token t's
+  // run; then shift the offsets back by one token.
+  for (int64_t s = 0; s < S; ++s) slots[off[idx[s]]++] = s;
+  for (int64_t t = tokens; t > 0; --t) off[t] = off[t - 1];
+  off[0] = 0;
   return si;
 }
 

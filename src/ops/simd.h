@@ -4,6 +4,7 @@
 // cpu_has_avx512() says the CPU runs them, and a scalar loop otherwise.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include <immintrin.h>
@@ -11,6 +12,7 @@
 // GCC 12 warns about _mm512_undefined_* inside its own intrinsics headers once they are inlined
 // here (GCC bug 105593, fixed in 13): a false positive in every file that uses these helpers.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 #include <c10/core/ScalarType.h>
 #include <c10/util/BFloat16.h>
@@ -32,9 +34,25 @@ bool cpu_has_avx512();  // AVX-512 F, BW, VL and DQ (checked once), unless turne
 // Off: every kernel takes its scalar loop, as on a CPU without AVX-512 (tests run both paths).
 void allow_avx512(bool allowed);
 
-inline __mmask16 tail_mask(int64_t n) {  // the first n (< 16) lanes
-  return static_cast<__mmask16>((1u << n) - 1u);
+// The lanes of the vector at offset i of an n-element row: all 16, or the tail's first n - i.
+inline __mmask16 lanes(int64_t i, int64_t n) {
+  return n - i >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1u);
 }
+
+// A per-feature reduction over rows (bias, scale gradients) without atomics: the rows cut into at
+// most 64 chunks, each summed into a partial row of its own; the partials are added up after.
+struct RowChunks {
+  int64_t count, rows;  // chunks, rows per chunk (the last may hold fewer)
+  explicit RowChunks(int64_t total)
+      : count(std::max<int64_t>(1, std::min<int64_t>(total, 64))),
+        rows((total + count - 1) / count),
+        total_(total) {}
+  int64_t first(int64_t c) const { return std::min(total_, c * rows); }
+  int64_t end(int64_t c) const { return std::min(total_, (c + 1) * rows); }
+
+ private:
+  int64_t total_;
+};
 
 SMX_AVX512 inline __m512 load(const float* p, __mmask16 mask = 0xFFFF) {
   return _mm512_maskz_loadu_ps(mask, p);

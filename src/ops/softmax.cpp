@@ -29,20 +29,20 @@ template <typename T>
 SMX_AVX512 void forward_row_avx512(const T* x, T* y, float* scratch, int64_t K) {
   __m512 vmax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   for (int64_t k = 0; k < K; k += 16) {
-    const __mmask16 m = K - k >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(K - k);
+    const __mmask16 m = simd::lanes(k, K);
     vmax = _mm512_mask_max_ps(vmax, m, vmax, simd::load(x + k, m));
   }
   const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
   __m512 vsum = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; k += 16) {  // e^(x - max) kept in fp32 for the scaling pass
-    const __mmask16 m = K - k >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(K - k);
+    const __mmask16 m = simd::lanes(k, K);
     const __m512 e = _mm512_maskz_mov_ps(m, simd::exp(_mm512_sub_ps(simd::load(x + k, m), max)));
     simd::store(scratch + k, e, m);
     vsum = _mm512_add_ps(vsum, e);
   }
   const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(vsum));
   for (int64_t k = 0; k < K; k += 16) {
-    const __mmask16 m = K - k >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(K - k);
+    const __mmask16 m = simd::lanes(k, K);
     simd::store(y + k, _mm512_mul_ps(simd::load(scratch + k, m), inv), m);
   }
 }
@@ -61,12 +61,12 @@ template <typename T>
 SMX_AVX512 void backward_row_avx512(const T* g, const T* p, T* gx, int64_t K) {
   __m512 vdot = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; k += 16) {
-    const __mmask16 m = K - k >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(K - k);
+    const __mmask16 m = simd::lanes(k, K);
     vdot = _mm512_fmadd_ps(simd::load(g + k, m), simd::load(p + k, m), vdot);
   }
   const __m512 dot = _mm512_set1_ps(_mm512_reduce_add_ps(vdot));
   for (int64_t k = 0; k < K; k += 16) {
-    const __mmask16 m = K - k >= 16 ? __mmask16(0xFFFF) : simd::tail_mask(K - k);
+    const __mmask16 m = simd::lanes(k, K);
     simd::store(gx + k,
                 _mm512_mul_ps(simd::load(p + k, m), _mm512_sub_ps(simd::load(g + k, m), dot)), m);
   }
