@@ -1,12 +1,16 @@
 // The multi-process flags shared by the training commands (docs/distributed.md).
 #pragma once
 
+#include <exception>
 #include <functional>
+#include <optional>
 #include <string>
+#include <type_traits>
 
 #include <CLI/CLI.hpp>
 
 #include "smx/dist/dist_options.h"
+#include "smx/dist/training_session.h"
 
 namespace smx::cli {
 
@@ -24,5 +28,20 @@ void join_distributed_job(const dist::DistOptions& options);
 
 // True in every process but rank 0 of a distributed job: those print no summary.
 bool is_secondary_rank();
+
+// A training command's body as one rank of the job: joins it, runs `train`, names this rank in any
+// error, and returns the result on rank 0 only (nothing on the ranks that print no summary).
+template <typename Train>
+std::optional<std::invoke_result_t<Train>> run_as_rank(const dist::DistOptions& options,
+                                                       Train&& train) {
+  join_distributed_job(options);  // no-op unless launched as one of several processes
+  try {
+    auto result = train();
+    if (is_secondary_rank()) return std::nullopt;
+    return result;
+  } catch (const std::exception& e) {
+    dist::rethrow_naming_rank(e);
+  }
+}
 
 }  // namespace smx::cli

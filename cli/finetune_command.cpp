@@ -28,14 +28,10 @@ void register_finetune_command(CLI::App& app) {
       ->required();
   add_finetune_options(cmd, *o);
   cmd->callback([o] {
-    join_distributed_job(o->dist);  // no-op unless launched as one of several processes
-    finetune::FinetuneResult r;
-    try {
-      r = finetune::finetune(*o, &stop_requested());
-    } catch (const std::exception& e) {
-      dist::rethrow_naming_rank(e);
-    }
-    if (is_secondary_rank()) return;
+    const auto result =
+        run_as_rank(o->dist, [&] { return finetune::finetune(*o, &stop_requested()); });
+    if (!result) return;
+    const finetune::FinetuneResult& r = *result;
     const tasks::TaskSpec& spec = tasks::find_task(r.task);
     if (r.points.size() > 1) {
       fmt::print("sweep ({} points, dev score):\n", r.points.size());

@@ -24,14 +24,10 @@ void register_glue_command(CLI::App& app) {
   cmd->add_option("--name", o->model_name, "Row label of the tables (default: the config name)");
   add_finetune_options(cmd, o->finetune);
   cmd->callback([o] {
-    join_distributed_job(o->finetune.dist);  // no-op unless launched as one of several processes
-    finetune::BenchmarkResult r;
-    try {
-      r = finetune::run_benchmarks(*o, &stop_requested());
-    } catch (const std::exception& e) {
-      dist::rethrow_naming_rank(e);
-    }
-    if (is_secondary_rank()) return;
+    const auto result = run_as_rank(
+        o->finetune.dist, [&] { return finetune::run_benchmarks(*o, &stop_requested()); });
+    if (!result) return;
+    const finetune::BenchmarkResult& r = *result;
     for (const auto& why : r.skipped) fmt::print("skipped {}\n", why);
     if (!r.glue_table.empty()) fmt::print("\nGLUE dev (Table 6 layout)\n{}", r.glue_table);
     if (!r.superglue_table.empty())

@@ -18,9 +18,11 @@ void register_plot_command(CLI::App& app) {
     std::string out = "curves.svg";
   };
   auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("plot", "Plot training curves of runs (metrics.jsonl) side by side");
+  CLI::App* cmd =
+      app.add_subcommand("plot", "Plot training curves of runs (metrics.jsonl) side by side");
   cmd->add_option("runs", o->runs, "Run folders")->required();
-  cmd->add_option("--out,-o", o->out, "Output .svg (or .png, converted with rsvg-convert)")->capture_default_str();
+  cmd->add_option("--out,-o", o->out, "Output .svg (or .png, converted with rsvg-convert)")
+      ->capture_default_str();
   cmd->callback([o] {
     std::vector<plot::RunMetrics> runs;
     for (const auto& dir : o->runs) runs.push_back(plot::read_run_metrics(dir));
@@ -31,9 +33,10 @@ void register_plot_command(CLI::App& app) {
     if (png) {
       const std::string command = "rsvg-convert -o '" + o->out + "' '" + svg_path + "'";
       if (std::system(command.c_str()) != 0)
-        fail("could not convert to PNG with rsvg-convert (Debian package librsvg2-bin); the SVG is "
-             "at {}",
-             svg_path);
+        fail(
+            "could not convert to PNG with rsvg-convert (Debian package librsvg2-bin); the SVG is "
+            "at {}",
+            svg_path);
       std::filesystem::remove(svg_path);
     }
     fmt::print("{:<24} {:>8} {:>10} {:>10} {:>10} {:>10}\n", "run", "steps", "time (s)",

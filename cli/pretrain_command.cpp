@@ -90,14 +90,10 @@ void register_pretrain_command(CLI::App& app) {
       options.out_dir = o->out;
       config = o->model.load();
     }
-    join_distributed_job(options.dist);  // no-op unless launched as one of several processes
-    train::PretrainResult result;
-    try {
-      result = train::pretrain(config, options, &stop_requested());
-    } catch (const std::exception& e) {
-      dist::rethrow_naming_rank(e);
-    }
-    if (is_secondary_rank()) return;
+    const auto ran = run_as_rank(
+        options.dist, [&] { return train::pretrain(config, options, &stop_requested()); });
+    if (!ran) return;
+    const train::PretrainResult& result = *ran;
     fmt::print(
         "{} steps {}..{}: held-out loss {:.4f}, MLM accuracy {:.4f}, NSP accuracy {:.4f}{}\n",
         config.name, result.first_step, result.last_step, result.final_eval.loss,
