@@ -241,6 +241,7 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
       slots[i].model.reset();
     }
   }
+  ops::set_fused_kernels(true);  // cases may have turned them off
 
   for (Slot& s : slots) {
     CaseResult r;
@@ -259,7 +260,6 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
     r.training_peak_bytes = s.training_peak;
     r.training_skipped = s.skip_training;
     r.final_loss = s.loss;
-    ops::set_fused_kernels(true);
     r.inference_profile = s.inference_profile;
     r.training_profile = s.training_profile;
     report.cases.push_back(r);

@@ -1,7 +1,5 @@
 // bias_gelu against the fp64 composition of ATen ops (forward, and gradients through autograd),
 // for fp32 and bf16, a shared [F] bias and a per-expert [G, F] bias, widths with a vector tail.
-#include <chrono>
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -79,33 +77,6 @@ TEST(BiasGeluTest, ExtremeInputsStayFinite) {
     smx::testing::expect_close(y, expected, 1e-6, "gelu at the extremes");
     EXPECT_TRUE(y.isfinite().all().item<bool>());
   }
-}
-
-TEST(BiasGeluTest, ReportsThroughputAgainstUnfusedOps) {
-  // [T, F] of one Sparse Mixer Base MLP at batch 2: the fused pass vs bias add + ATen's GELU.
-  const at::Tensor x = torch::randn({1024, 2048}).to(at::kBFloat16);
-  const at::Tensor b = torch::randn({2048});
-  torch::NoGradGuard no_grad;
-  auto time_ms = [](auto&& f) {
-    f();
-    double best = 1e30;
-    for (int i = 0; i < 3; ++i) {
-      const auto start = std::chrono::steady_clock::now();
-      f();
-      best = std::min(
-          best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
-                    .count());
-    }
-    return best;
-  };
-  const double fused = time_ms([&] { bias_gelu(x, b); });
-  const double unfused = time_ms([&] { at::gelu(x + b.to(at::kBFloat16), "tanh"); });
-  // ~20 FLOPs per element (polynomial exp, divide, fmas); 4 bytes moved per bf16 element.
-  const double elements = static_cast<double>(x.numel());
-  std::printf(
-      "    bias_gelu bf16 [1024, 2048]: %.2f ms (%.1f GFLOP/s, %.1f GB/s); ATen ops %.2f ms\n",
-      fused, 20 * elements / fused / 1e6, 4 * elements / fused / 1e6, unfused);
-  SUCCEED();
 }
 
 }  // namespace

@@ -1,0 +1,42 @@
+// A fused kernel against the ATen ops it replaces, at one Sparse Mixer Base MLP's shape (8 x 512
+// tokens, F = 2048, bf16): bias + tanh-GELU (ops/bias_gelu.h), and the bf16 GEMM before it for
+// scale. Run: ./build/smx_bench --benchmark_filter=Gelu
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include "smx/ops/bias_gelu.h"
+
+namespace {
+
+constexpr int64_t kTokens = 8 * 512, kD = 512, kF = 2048;
+
+void BM_BiasGeluFused(benchmark::State& state) {
+  const at::Tensor x = torch::randn({kTokens, kF}).to(at::kBFloat16);
+  const at::Tensor b = torch::randn({kF});
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(smx::ops::bias_gelu(x, b));
+  state.counters["GB/s"] = benchmark::Counter(4.0 * kTokens * kF * state.iterations() / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+
+void BM_BiasGeluAtenOps(benchmark::State& state) {  // bias add, then LibTorch's tanh-GELU
+  const at::Tensor x = torch::randn({kTokens, kF}).to(at::kBFloat16);
+  const at::Tensor b = torch::randn({kF}).to(at::kBFloat16);
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(at::gelu(x + b, "tanh"));
+}
+
+void BM_GeluGemmBefore(benchmark::State& state) {  // [T, D] x [D, F] bf16, the GEMM feeding it
+  const at::Tensor a = torch::randn({kTokens, kD}).to(at::kBFloat16);
+  const at::Tensor w = torch::randn({kD, kF}).to(at::kBFloat16);
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) benchmark::DoNotOptimize(at::mm(a, w));
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kTokens * kD * kF * state.iterations() / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+}  // namespace
+
+BENCHMARK(BM_BiasGeluFused)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_BiasGeluAtenOps)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_GeluGemmBefore)->Unit(benchmark::kMillisecond)->UseRealTime();
