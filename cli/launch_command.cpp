@@ -3,6 +3,8 @@
 // LOCAL_WORLD_SIZE, in a process group of its own; SIGINT/SIGTERM/SIGHUP reaching the launcher are
 // forwarded to every child. When a child fails (non-zero exit or a signal), the others get SIGTERM
 // and, after --grace seconds, SIGKILL; the launcher then exits with the failed child's status.
+// A launcher that dies without forwarding anything (kill -9) takes its ranks with it: each child
+// asks the kernel for SIGTERM when its parent goes (PR_SET_PDEATHSIG), so it checkpoints and exits.
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -13,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,6 +90,7 @@ int launch(int nproc, int port, double grace_s, std::vector<std::string> command
   std::fprintf(stderr, "smx launch: %d processes, rendezvous 127.0.0.1:%d: %s\n", nproc, port,
                command[0].c_str());
   std::vector<pid_t> pids(nproc, -1);
+  const pid_t launcher = ::getpid();
   for (int rank = 0; rank < nproc; ++rank) {
     const pid_t pid = ::fork();
     if (pid < 0) {
@@ -96,6 +100,8 @@ int launch(int nproc, int port, double grace_s, std::vector<std::string> command
     if (pid == 0) {
       ::setpgid(0, 0);  // the terminal's Ctrl-C reaches the launcher only, which forwards it once
       for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, SIG_DFL);
+      // Survives execvp; the getppid() check closes the race with a launcher that died before it.
+      if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != launcher) ::_exit(128 + SIGTERM);
       const std::pair<const char*, std::string> vars[] = {
           {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", std::to_string(port)},
           {"RANK", std::to_string(rank)},       {"WORLD_SIZE", std::to_string(nproc)},

@@ -20,6 +20,7 @@ const std::atomic<bool>& stop_requested() {
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
+    sigaction(SIGHUP, &action, nullptr);  // a closed terminal or session: checkpoint, then exit
     return true;
   }();
   (void)installed;
