@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all setup configure build test demo bench format clean
+.PHONY: all setup configure build test test-fast demo bench format clean
 
 all: build
 
@@ -21,6 +21,10 @@ build: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The quick subset: unit tests only (no CLI, server, multi-process or training runs); ctest -L unit.
+test-fast: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
 
 # The demo needs only the CLI (and the SentencePiece module it loads), not the test suite.
 demo: configure

@@ -1,5 +1,5 @@
-// An MoE layer against a dense MLP doing the same useful FLOPs (SPEC §6.2): Sparse Mixer Base
-// shapes, T = 8 x 512 tokens in one routing group, D = 512, E = 16 experts of F = 2048 at
+// An MoE layer against a dense MLP doing the same useful FLOPs (docs/design.md §6.2): Sparse Mixer
+// Base shapes, T = 8 x 512 tokens in one routing group, D = 512, E = 16 experts of F = 2048 at
 // capacity factor 1 (E·C = T slots, 4·D·F FLOPs each), vs Mlp(512, 2048) on the same T tokens.
 // Target: MoE <= 1.2x the MLP's time. Run: ./build/smx_bench --benchmark_filter=Layer
 // Arg 0 = fp32, 1 = bf16 (autocast, router in fp32).

@@ -17,7 +17,7 @@ void register_finetune_command(CLI::App& app) {
   auto o = std::make_shared<finetune::FinetuneOptions>();
   CLI::App* cmd = app.add_subcommand(
       "finetune",
-      "Fine-tune on a GLUE/SuperGLUE task (SPEC §3, §5); sweeps with --lr/--batch lists");
+      "Fine-tune on a GLUE/SuperGLUE task (docs/design.md §3, §5); sweeps with --lr/--batch lists");
   cmd->add_option("--task", o->task, "Task name (cola, sst-2, mrpc, sts-b, rte, copa, cb, ...)")
       ->required();
   cmd->add_option("--data,-d", o->data_dir,

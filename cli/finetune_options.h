@@ -31,7 +31,8 @@ inline void add_finetune_options(CLI::App* cmd, finetune::FinetuneOptions& o) {
       ->capture_default_str();
   cmd->add_option("--warmup-fraction", o.warmup_fraction, "Share of steps spent in linear warmup")
       ->capture_default_str();
-  cmd->add_option("--expert-dropout", o.expert_dropout, "Expert output dropout (SPEC §2.6)")
+  cmd->add_option("--expert-dropout", o.expert_dropout,
+                  "Expert output dropout (docs/design.md §2.6)")
       ->capture_default_str();
   cmd->add_option("--weight-decay", o.weight_decay, "AdamW decoupled weight decay")
       ->capture_default_str();

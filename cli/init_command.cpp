@@ -16,7 +16,8 @@ void register_init_command(CLI::App& app) {
     std::string out;
   };
   auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("init", "Initialise a model (SPEC §1.6) and save its weights");
+  CLI::App* cmd =
+      app.add_subcommand("init", "Initialise a model (docs/design.md §1.6) and save its weights");
   add_model_options(cmd, o->model, /*with_device=*/false);
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   cmd->add_option("--out,-o", o->out, "Output .safetensors file")->required();

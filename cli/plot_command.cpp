@@ -7,8 +7,8 @@
 
 #include "commands.h"
 #include "smx/core/error.h"
+#include "smx/io/text_file.h"
 #include "smx/plot/training_curves.h"
-#include "smx/train/checkpoint.h"
 
 namespace smx::cli {
 
@@ -29,7 +29,7 @@ void register_plot_command(CLI::App& app) {
     const std::string svg = plot::render_svg(plot::training_curve_panels(runs), 2);
     const bool png = std::filesystem::path(o->out).extension() == ".png";
     const std::string svg_path = png ? o->out + ".svg" : o->out;
-    train::write_file_atomically(svg_path, svg);
+    io::write_file_atomically(svg_path, svg);
     if (png) {
       const std::string command = "rsvg-convert -o '" + o->out + "' '" + svg_path + "'";
       if (std::system(command.c_str()) != 0)

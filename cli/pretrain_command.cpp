@@ -9,7 +9,7 @@
 #include "signals.h"
 #include "smx/core/error.h"
 #include "smx/dist/training_session.h"
-#include "smx/train/checkpoint.h"
+#include "smx/io/text_file.h"
 #include "smx/train/pretrainer.h"
 
 namespace smx::cli {
@@ -23,7 +23,7 @@ void register_pretrain_command(CLI::App& app) {
     std::vector<std::pair<std::string, std::function<void(train::PretrainOptions&)>>> given;
   };
   auto o = std::make_shared<Options>();
-  CLI::App* cmd = app.add_subcommand("pretrain", "Pre-train with MLM + NSP (SPEC §4-5)");
+  CLI::App* cmd = app.add_subcommand("pretrain", "Pre-train with MLM + NSP (docs/design.md §4-5)");
   auto option = [&](const std::string& flag, auto member, const std::string& help) {
     auto* opt = cmd->add_option(flag, o->train.*member, help)->capture_default_str();
     o->given.emplace_back(opt->get_name(), [o, member](train::PretrainOptions& dst) {
@@ -73,7 +73,7 @@ void register_pretrain_command(CLI::App& app) {
     if (!o->resume.empty()) {
       if (!o->out.empty()) fail("pass either --out (new run) or --resume (existing run), not both");
       options = train::pretrain_options_from_json(
-          nlohmann::json::parse(train::read_text_file(o->resume + "/options.json")),
+          nlohmann::json::parse(io::read_text_file(o->resume + "/options.json")),
           o->resume + "/options.json");
       for (const auto& [flag, copy] : o->given)
         if (cmd->count(flag) > 0) copy(options);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch eager peer of `smx bench`: BERT and Sparse Mixer written the usual PyTorch way.
 
-Same architectures and shapes as smx (SPEC sections 1-3): post-LN blocks, q/k/v/out attention,
+Same architectures and shapes as smx (docs/design.md §1-3): post-LN blocks, q/k/v/out attention,
 Linear mixing W_s . X . W_h, Fourier/Hartley through torch.fft, tanh-GELU MLPs, experts-choose
 MoE by top-k over each group's tokens, gather -> batched expert GEMM (bmm) -> index_add scatter,
 and the MLM (tied to the word embeddings) + NSP pre-training heads with torch.optim.AdamW.

@@ -170,7 +170,7 @@ void TrainingSession::sum(const std::vector<double*>& values) const {
     *values[i] = out[static_cast<int64_t>(i)].item<double>();
 }
 
-void TrainingSession::gather(train::CheckpointContents& c) const {
+void TrainingSession::gather(io::CheckpointContents& c) const {
   if (!group_) return;
   if (experts_) {
     experts_->gather(c.weights);
@@ -197,7 +197,7 @@ void TrainingSession::gather(train::CheckpointContents& c) const {
   }
 }
 
-void TrainingSession::restore(train::CheckpointContents& c) const {
+void TrainingSession::restore(io::CheckpointContents& c) const {
   // Data: one stream ("examples" or a single process) or one per rank ("documents").
   json wrapper;
   try {

@@ -9,9 +9,9 @@
 #include "smx/dist/training_session.h"
 #include "smx/finetune/task_inference.h"
 #include "smx/finetune/task_model.h"
+#include "smx/io/text_file.h"
 #include "smx/tasks/score_table.h"
 #include "smx/tasks/task_reader.h"
-#include "smx/train/checkpoint.h"
 
 namespace smx::finetune {
 namespace fs = std::filesystem;
@@ -131,11 +131,11 @@ BenchmarkResult run_benchmarks(const BenchmarkOptions& o, const std::atomic<bool
   for (const auto& [name, run] : runs) result.json["tasks"][name]["run"] = run;
   result.json["skipped"] = result.skipped;
   if (!primary) return result;
-  train::write_file_atomically(o.out_dir + "/results.json", result.json.dump(2) + "\n");
+  io::write_file_atomically(o.out_dir + "/results.json", result.json.dump(2) + "\n");
   std::string md;
   if (any_glue) md += "GLUE dev (Table 6 layout)\n\n" + result.glue_table + "\n";
   if (any_superglue) md += "SuperGLUE dev (Table 7 layout)\n\n" + result.superglue_table;
-  train::write_file_atomically(o.out_dir + "/results.md", md);
+  io::write_file_atomically(o.out_dir + "/results.md", md);
   return result;
 }
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "smx/core/autocast.h"
 #include "smx/core/error.h"
 #include "smx/core/threads.h"
 #include "smx/dist/training_session.h"
@@ -14,11 +15,10 @@
 #include "smx/finetune/task_data.h"
 #include "smx/finetune/task_loss.h"
 #include "smx/finetune/task_model.h"
+#include "smx/io/text_file.h"
 #include "smx/tasks/baseline.h"
 #include "smx/tasks/task_reader.h"
 #include "smx/train/adamw.h"
-#include "smx/train/autocast.h"
-#include "smx/train/checkpoint.h"
 #include "smx/train/lr_schedule.h"
 #include "smx/train/metrics_log.h"
 
@@ -69,10 +69,11 @@ void check_options(const FinetuneOptions& o) {
   o.dist.validate();
 }
 
+// docs/design.md §5: every ceil(0.1·steps/10)·10 steps unless --eval-every says otherwise.
 int64_t eval_interval(const FinetuneOptions& o, int64_t steps) {
   if (o.eval_every > 0) return o.eval_every;
   if (o.eval_every < 0) return 0;
-  return static_cast<int64_t>(std::ceil(0.1 * static_cast<double>(steps) / 10.0)) * 10;  // SPEC §5
+  return static_cast<int64_t>(std::ceil(0.1 * static_cast<double>(steps) / 10.0)) * 10;
 }
 
 // Everything a sweep point needs, prepared (and checked) once.
@@ -161,7 +162,7 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
     const TaskBatch b = make_batch(p.train_data, rows, p.config, p.device);
     TaskLoss l;
     {
-      train::AutocastScope autocast(o.bf16, p.device);
+      AutocastScope autocast(o.bf16, p.device);
       const auto out = model->forward(b.input_ids, b.type_ids);
       l = task_loss(*p.spec, out, b.labels, p.config.auxiliary_loss_factor,
                     p.config.router_z_loss_factor);
@@ -216,8 +217,7 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
                  {"dev", point.dev},
                  {"dev_score", point.dev_score},
                  {"seconds", point.seconds}};
-  if (dist.primary())
-    train::write_file_atomically(point.dir + "/result.json", result.dump(2) + "\n");
+  if (dist.primary()) io::write_file_atomically(point.dir + "/result.json", result.dump(2) + "\n");
   dist.finish(*model);  // every rank: full expert tensors again, so that rank 0 can save them
   run.model = model;
   return run;
@@ -319,8 +319,8 @@ FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop)
   }
   result.task_info["sweep"] = sweep;
   if (job.primary()) {
-    train::write_file_atomically(o.out_dir + "/task.json", result.task_info.dump(2) + "\n");
-    train::write_file_atomically(
+    io::write_file_atomically(o.out_dir + "/task.json", result.task_info.dump(2) + "\n");
+    io::write_file_atomically(
         o.out_dir + "/sweep.json",
         json({{"best", sweep_point_name(result.points[result.best].learning_rate,
                                         result.points[result.best].batch_size)},

@@ -4,11 +4,11 @@
 
 #include <torch/torch.h>
 
+#include "smx/core/autocast.h"
 #include "smx/core/error.h"
 #include "smx/io/safetensors.h"
+#include "smx/io/text_file.h"
 #include "smx/model/model_weights.h"
-#include "smx/train/autocast.h"
-#include "smx/train/checkpoint.h"
 
 namespace smx::finetune {
 namespace fs = std::filesystem;
@@ -132,10 +132,10 @@ void save_finetuned(const std::string& dir, const model::SparseMixer& model,
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) fail("cannot create model folder '{}': {}", dir, ec.message());
-  train::write_file_atomically(dir + "/config.json", config.to_json().dump(2) + "\n");
+  io::write_file_atomically(dir + "/config.json", config.to_json().dump(2) + "\n");
   model::save_model_weights(model, dir + "/model.safetensors",
                             {{"smx.task", task_info.value("task", "")}});
-  train::write_file_atomically(dir + "/task.json", task_info.dump(2) + "\n");
+  io::write_file_atomically(dir + "/task.json", task_info.dump(2) + "\n");
 }
 
 FinetunedModel load_finetuned(const std::string& dir) {
@@ -143,7 +143,7 @@ FinetunedModel load_finetuned(const std::string& dir) {
   if (!fs::exists(task_path))
     fail("--model '{}': no task.json; pass the --out folder of smx finetune", dir);
   FinetunedModel m;
-  m.task_info = json::parse(train::read_text_file(task_path), nullptr, false);
+  m.task_info = json::parse(io::read_text_file(task_path), nullptr, false);
   if (m.task_info.is_discarded() || !m.task_info.is_object())
     fail("{}: not a JSON object", task_path);
   if (!m.task_info.contains("num_outputs") || !m.task_info["num_outputs"].is_number_integer())
@@ -181,7 +181,7 @@ at::Tensor predict_batch(model::SparseMixer& model, const EncodedExamples& data,
   const TaskBatch b = make_batch(data, rows, model.config(), device);
   at::Tensor logits;
   {
-    train::AutocastScope autocast(bf16, device);
+    AutocastScope autocast(bf16, device);
     logits = model.forward(b.input_ids, b.type_ids).classification_logits;
   }
   return logits.to(torch::kFloat).cpu().contiguous();

@@ -37,7 +37,7 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
   const int64_t E = config_.num_experts;
   const at::Tensor tokens = x.reshape({T, D});  // [T, D], row-major (batch, seq)
 
-  // Router in fp32 (SPEC §0.5), with optional multiplicative jitter while training.
+  // Router in fp32 (docs/design.md §7.5), with optional multiplicative jitter while training.
   at::Tensor router_in = tokens.to(torch::kFloat);
   if (is_training() && config_.jitter_noise > 0)
     router_in = router_in * torch::empty_like(router_in).uniform_(1.0 - config_.jitter_noise,

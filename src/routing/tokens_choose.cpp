@@ -21,7 +21,7 @@ Dispatch tokens_choose(const RoutingProblem& problem, const TokensChooseOptions&
   const at::Tensor valid_f = valid.to(probs.scalar_type());      // [G, S]
   const at::Tensor count = valid_f.sum(1, true).clamp_min(1.0);  // [G, 1]
 
-  // Load-balancing loss (SPEC §2.5), before any capacity drop: E^2 * mean_{g,e}(f * P̄).
+  // Load-balancing loss (docs/design.md §2.5), before any capacity drop: E^2 * mean_{g,e}(f * P̄).
   const at::Tensor chosen_any =
       torch::one_hot(experts, E).amax(2).to(probs.scalar_type());           // [G, S, E]
   const at::Tensor f = (chosen_any * valid_f.unsqueeze(2)).sum(1) / count;  // [G, E]

@@ -5,9 +5,9 @@
 
 #include <torch/torch.h>
 
+#include "smx/core/autocast.h"
 #include "smx/core/error.h"
 #include "smx/data/batch_padding.h"
-#include "smx/train/autocast.h"
 
 namespace smx::serve {
 namespace {
@@ -70,7 +70,7 @@ std::vector<ExampleOutput> InferenceEngine::run(const std::vector<BatchRequest>&
   torch::NoGradGuard no_grad;
   model::SparseMixerOutput out;
   {
-    train::AutocastScope autocast(precision_ == Precision::kBf16, device);
+    AutocastScope autocast(precision_ == Precision::kBf16, device);
     out = model.forward(input_ids, type_ids);
   }
   const at::Tensor hidden = out.encoder.hidden.to(torch::kCPU, torch::kFloat);

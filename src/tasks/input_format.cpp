@@ -8,7 +8,7 @@ EncodedInput encode_segments(const std::vector<std::string>& segments,
                              const std::function<std::vector<int32_t>(const std::string&)>& encode,
                              int64_t cls_id, int64_t sep_id, int64_t max_len) {
   if (segments.empty() || segments.size() > 3)
-    fail("encode_segments got {} segments; 1 to 3 fit type_vocab_size 4 (SPEC §4.4)",
+    fail("encode_segments got {} segments; 1 to 3 fit type_vocab_size 4 (docs/design.md §4.4)",
          segments.size());
   if (max_len < 1) fail("encode_segments: max_len is {}, it must be at least 1", max_len);
   const auto limit = static_cast<size_t>(max_len);

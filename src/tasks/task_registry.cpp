@@ -80,7 +80,7 @@ std::vector<TaskSpec> build_registry() {
   r.push_back(qqp);
   r.push_back(glue("sts-b", "STS-B", "STS-B", K::kRegression, {}, {"sentence1", "sentence2"},
                    "score", "index", {"pearson", "spearman"}, {"pearson", "spearman"}));
-  // MNLI: hypothesis (sentence2) first (SPEC §4.4). Both dev sets share train.tsv.
+  // MNLI: hypothesis (sentence2) first (docs/design.md §4.4). Both dev sets share train.tsv.
   TaskSpec mnli_m =
       glue("mnli-m", "MNLI-m", "MNLI", K::kClassification, kMnliLabels, {"sentence2", "sentence1"},
            "gold_label", "index", {"accuracy"}, {"accuracy"});

@@ -7,17 +7,18 @@
 
 #include <torch/torch.h>
 
+#include "smx/core/autocast.h"
 #include "smx/core/caching_allocator.h"
 #include "smx/core/error.h"
 #include "smx/core/threads.h"
 #include "smx/data/pretraining_data.h"
 #include "smx/data/text_corpus.h"
 #include "smx/dist/training_session.h"
+#include "smx/io/checkpoint.h"
+#include "smx/io/text_file.h"
 #include "smx/model/model_weights.h"
 #include "smx/tokenizer/tokenizer.h"
 #include "smx/train/adamw.h"
-#include "smx/train/autocast.h"
-#include "smx/train/checkpoint.h"
 #include "smx/train/lr_schedule.h"
 #include "smx/train/metrics_log.h"
 #include "smx/train/pretraining_loss.h"
@@ -150,7 +151,7 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   auto tok = std::make_shared<const Tokenizer>(Tokenizer::load(tokenizer_path));
   check_inputs(config, o, *tok);
   config.tokenizer = fs::absolute(tokenizer_path).string();
-  CheckpointManager checkpoints(o.out_dir, o.keep_checkpoints);  // also checks it is writable
+  io::CheckpointManager checkpoints(o.out_dir, o.keep_checkpoints);  // also checks it is writable
   dist::TrainingSession dist(o.dist);  // single-process unless a process group was initialised
 
   const at::Device device = dist.device(at::Device(o.device));
@@ -172,7 +173,7 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
     const auto folder = checkpoints.latest();
     if (!folder) fail("--resume: no checkpoint in '{}'", checkpoints.directory());
     dist.load_weights(*model, *folder + "/model.safetensors");
-    CheckpointContents c = CheckpointManager::load(*folder);
+    io::CheckpointContents c = io::CheckpointManager::load(*folder);
     dist.restore(c);
     std::vector<io::NamedTensor> opt_state;
     at::Tensor rng;
@@ -196,14 +197,14 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
         o.out_dir);
   }
   if (dist.primary()) {
-    write_file_atomically(o.out_dir + "/config.json", config.to_json().dump(2) + "\n");
-    write_file_atomically(o.out_dir + "/options.json", to_json(o).dump(2) + "\n");
+    io::write_file_atomically(o.out_dir + "/config.json", config.to_json().dump(2) + "\n");
+    io::write_file_atomically(o.out_dir + "/options.json", to_json(o).dump(2) + "\n");
   }
 
   MetricsLog log(dist.primary() ? o.out_dir + "/metrics.jsonl" : "", o.steps);  // "": silent
   log.set_time_limit(o.max_time_s);
   auto save = [&](int64_t at_step, double elapsed) {
-    CheckpointContents c;
+    io::CheckpointContents c;
     c.step = at_step;
     for (const auto& p : model->named_parameters()) c.weights.push_back({p.key(), p.value()});
     c.weights_metadata = {{"smx.config", config.to_json().dump()}};

@@ -14,7 +14,7 @@ int64_t numel(const torch::nn::Module& m) {
 }
 
 TEST(AccountingTest, PaperPresetsHaveTheSpecParameterCounts) {
-  // SPEC §6.1, pinned.
+  // docs/design.md §6.1, pinned.
   EXPECT_EQ(account(load_model_config("bert-base")).encoder_parameters, 111209472);
   EXPECT_EQ(account(load_model_config("sparse-mixer-base")).encoder_parameters, 182060096);
   EXPECT_EQ(account(load_model_config("fast-sparse-mixer-base")).encoder_parameters, 182060096);
@@ -36,7 +36,7 @@ TEST(AccountingTest, CountsMatchTheBuiltModulesForEveryArchitecture) {
 }
 
 TEST(AccountingTest, UsefulFlopsMatchTheSpec) {
-  // SPEC §6.2: ~97 GFLOP (BERT), ~42 (SM), ~38 (FSM) per 512-token example, heads excluded.
+  // docs/design.md §6.2: ~97 GFLOP (BERT), ~42 (SM), ~38 (FSM) per 512-token example, no heads.
   const Report bert = account(load_model_config("bert-base"));
   const Report sm = account(load_model_config("sparse-mixer-base"));
   const Report fsm = account(load_model_config("fast-sparse-mixer-base"));
@@ -47,7 +47,7 @@ TEST(AccountingTest, UsefulFlopsMatchTheSpec) {
   EXPECT_NEAR(sm.encoder_gflops, 42.2, 1.0);
   EXPECT_NEAR(fsm.encoder_gflops, 37.9, 1.0);
   EXPECT_NEAR(bert.total_gflops, 102, 1.5);  // with heads: the paper's Table 8 figure
-  // Linear mixing: 2.68 GMAC over 10 layers; MoE at cf 1: 4.31 GMAC (SPEC §6.2).
+  // Linear mixing: 2.68 GMAC over 10 layers; MoE at cf 1: 4.31 GMAC (docs/design.md §6.2).
   for (const auto& p : sm.components) {
     if (p.name == "linear") {
       EXPECT_NEAR(p.gflops, 2 * 2.68, 0.02);

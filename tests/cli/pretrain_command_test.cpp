@@ -12,9 +12,9 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include "smx/io/checkpoint.h"
 #include "smx/io/safetensors.h"
 #include "smx/tokenizer/tokenizer.h"
-#include "smx/train/checkpoint.h"
 #include "support/run_cli.h"
 #include "support/scratch_dir.h"
 #include "support/tiny_tokenizer.h"
@@ -56,10 +56,10 @@ pid_t spawn(const std::vector<std::string>& args) {
 
 // The newest checkpoint must load completely: weights, optimizer state, trainer and data state.
 int64_t check_latest_is_readable(const std::string& run) {
-  train::CheckpointManager manager(run, 2);
+  io::CheckpointManager manager(run, 2);
   const auto latest = manager.latest();
   if (!latest) return 0;
-  const auto contents = train::CheckpointManager::load(*latest);
+  const auto contents = io::CheckpointManager::load(*latest);
   EXPECT_FALSE(io::read_safetensors(*latest + "/model.safetensors").tensors.empty());
   EXPECT_FALSE(contents.data_state.empty());
   return contents.step;

@@ -15,7 +15,7 @@ using json = nlohmann::json;
 using smx::testing::expect_error;
 
 TEST(LayoutTest, SpecExamples) {
-  // SPEC §1.3: MIDDLE with L = 4: n = 1 -> {2}; n = 2 -> {1, 2}.
+  // docs/design.md §1.3: MIDDLE with L = 4: n = 1 -> {2}; n = 2 -> {1, 2}.
   auto layers = [](int64_t L, int64_t n, Layout layout) {
     std::vector<int64_t> out;
     for (int64_t l = 0; l < L; ++l)

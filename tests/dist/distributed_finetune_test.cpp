@@ -16,7 +16,7 @@
 #include <torch/torch.h>
 
 #include "smx/io/safetensors.h"
-#include "smx/train/checkpoint.h"
+#include "smx/io/text_file.h"
 #include "support/run_cli.h"
 #include "support/scratch_dir.h"
 #include "support/tiny_tokenizer.h"
@@ -114,7 +114,7 @@ double weight_diff(const std::string& a, const std::string& b) {
 }
 
 json read_json(const std::string& path) {
-  return json::parse(train::read_text_file(path));
+  return json::parse(io::read_text_file(path));
 }
 
 int count_files(const std::string& root, const std::string& name) {

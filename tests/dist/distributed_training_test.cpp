@@ -18,8 +18,8 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include "smx/io/checkpoint.h"
 #include "smx/io/safetensors.h"
-#include "smx/train/checkpoint.h"
 #include "support/run_cli.h"
 #include "support/scratch_dir.h"
 #include "support/tiny_tokenizer.h"
@@ -98,7 +98,7 @@ TEST(DistributedTrainingTest, ExpertParallelMatchesAndResumesOnOneProcess) {
                             " --expert-parallel --stop-after 3");
   ASSERT_EQ(first.status, 0) << first.output;
   const std::string ep = dir.file("ep");
-  const auto latest = train::CheckpointManager(ep, 3).latest();
+  const auto latest = io::CheckpointManager(ep, 3).latest();
   ASSERT_TRUE(latest.has_value());
   // ... whose checkpoint holds every expert in one file ...
   for (const auto& t : io::read_safetensors(*latest + "/model.safetensors").tensors) {
@@ -165,10 +165,10 @@ TEST(DistributedTrainingTest, KilledRankEndsTheJobAndItResumes) {
   // Wait for a checkpoint, then kill rank 1 without warning.
   const auto start = std::chrono::steady_clock::now();
   int early = 0;
-  while (!train::CheckpointManager(run, 2).latest() && ::waitpid(rank0, &early, WNOHANG) == 0 &&
+  while (!io::CheckpointManager(run, 2).latest() && ::waitpid(rank0, &early, WNOHANG) == 0 &&
          std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  if (!train::CheckpointManager(run, 2).latest()) {
+  if (!io::CheckpointManager(run, 2).latest()) {
     ::kill(rank0, SIGKILL);
     ::kill(rank1, SIGKILL);
     ::waitpid(rank0, nullptr, 0);
@@ -200,8 +200,8 @@ TEST(DistributedTrainingTest, KilledRankEndsTheJobAndItResumes) {
   EXPECT_THAT(log0, HasSubstr("failed"));
 
   // The job resumes from its newest checkpoint on 2 ranks again.
-  train::CheckpointContents before =
-      train::CheckpointManager::load(*train::CheckpointManager(run, 2).latest());
+  io::CheckpointContents before =
+      io::CheckpointManager::load(*io::CheckpointManager(run, 2).latest());
   const auto resumed = smx::testing::run_smx("launch --nproc 2 -- smx pretrain --resume " +
                                              quote(run) + " --stop-after 2");
   ASSERT_EQ(resumed.status, 0) << resumed.output;

@@ -17,10 +17,10 @@
 #include "smx/finetune/task_loss.h"
 #include "smx/finetune/task_model.h"
 #include "smx/io/safetensors.h"
+#include "smx/io/text_file.h"
 #include "smx/model/model_weights.h"
 #include "smx/tasks/score_table.h"
 #include "smx/tasks/task_reader.h"
-#include "smx/train/checkpoint.h"
 #include "smx/train/pretrainer.h"
 #include "support/run_cli.h"
 #include "support/scratch_dir.h"
@@ -191,7 +191,7 @@ TEST(FinetuneTest, SweepKeepsTheBestDevScoreAndWritesEveryPoint) {
   }
   EXPECT_TRUE(fs::exists(dir.file("out/sweep/1e-06-8/metrics.jsonl")));
   EXPECT_TRUE(fs::exists(dir.file("out/sweep/0.003-16/metrics.jsonl")));
-  const auto info = nlohmann::json::parse(train::read_text_file(dir.file("out/task.json")));
+  const auto info = nlohmann::json::parse(io::read_text_file(dir.file("out/task.json")));
   EXPECT_EQ(info.at("lr").get<double>(), r.points[r.best].learning_rate);
   EXPECT_EQ(info.at("batch").get<int64_t>(), r.points[r.best].batch_size);
   EXPECT_EQ(info.at("dev_score").get<double>(), r.points[r.best].dev_score);
@@ -246,7 +246,7 @@ TEST(FinetuneTest, BadInputsFailBeforeTrainingNamingFileLineAndField) {
   fs::create_directories(dir.file("mismatch"));
   ModelConfig deeper = init.config;
   deeper.num_layers = 5;
-  train::write_file_atomically(dir.file("mismatch/config.json"), deeper.to_json().dump());
+  io::write_file_atomically(dir.file("mismatch/config.json"), deeper.to_json().dump());
   fs::copy_file(init.weights, dir.file("mismatch/model.safetensors"));
   o.init = dir.file("mismatch");
   expect_error([&] { finetune(o); }, {"mismatch/model.safetensors", "num_layers"});
@@ -300,7 +300,7 @@ TEST(FinetuneTest, CliRoundTripAndGlueTable) {
   r = smx::testing::run_smx("predict --task rte --data " + glue_samples() + " --model " + model +
                             " --out " + dir.file("RTE.tsv"));
   ASSERT_EQ(r.status, 0) << r.output;
-  const std::string submission = train::read_text_file(dir.file("RTE.tsv"));
+  const std::string submission = io::read_text_file(dir.file("RTE.tsv"));
   EXPECT_THAT(submission, HasSubstr("index\tprediction\n"));
   EXPECT_EQ(std::count(submission.begin(), submission.end(), '\n'), 3);  // header + 2 rows
   // A model of another task is refused.
@@ -317,7 +317,7 @@ TEST(FinetuneTest, CliRoundTripAndGlueTable) {
       HasSubstr("| Model | MNLI | QQP | QNLI | SST-2 | CoLA | STS-B | MRPC | RTE | Avg. |"));
   EXPECT_THAT(r.output,
               HasSubstr("| Model | BoolQ | CB | COPA | MultiRC | ReCoRD | RTE | WiC | Avg. |"));
-  const auto results = nlohmann::json::parse(train::read_text_file(dir.file("glue/results.json")));
+  const auto results = nlohmann::json::parse(io::read_text_file(dir.file("glue/results.json")));
   EXPECT_TRUE(results.at("tasks").contains("cola"));
   EXPECT_TRUE(results.at("tasks").at("cola").at("metrics").contains("mcc"));
   EXPECT_TRUE(results.at("glue_average").is_number());

@@ -1,5 +1,5 @@
-// Every mixing sublayer against its explicit matrix definition (SPEC §1.4), dense and FFT paths,
-// with FLOPs reported per op (ggml style).
+// Every mixing sublayer against its explicit matrix definition (docs/design.md §1.4), dense and FFT
+// paths, with FLOPs reported per op (ggml style).
 #include <cmath>
 #include <complex>
 

@@ -1,5 +1,5 @@
-// The index-dispatch MoE layer against a dense one-hot oracle written straight from SPEC §2.3:
-// out_t = Σ_e Σ_c [t(e,c) = t] · p[t,e] · FFN_e(x_t).
+// The index-dispatch MoE layer against a dense one-hot oracle written straight from docs/design.md
+// §2.3: out_t = Σ_e Σ_c [t(e,c) = t] · p[t,e] · FFN_e(x_t).
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 

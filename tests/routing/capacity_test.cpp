@@ -6,7 +6,7 @@ namespace smx::routing {
 namespace {
 
 TEST(CapacityTest, ReferenceValues) {
-  // SPEC §2.1: S = 512, E = 16 -> 32 (cf 1) / 16 (cf 0.5); S = 4096 -> 256 / 128.
+  // docs/design.md §2.1: S = 512, E = 16 -> 32 (cf 1) / 16 (cf 0.5); S = 4096 -> 256 / 128.
   EXPECT_EQ(expert_capacity(1.0, 512, 16, 4), 32);
   EXPECT_EQ(expert_capacity(0.5, 512, 16, 4), 16);
   EXPECT_EQ(expert_capacity(1.0, 4096, 16, 4), 256);

@@ -1,4 +1,4 @@
-// Experts-choose and tokens-choose routing against their definitions (SPEC §2.3-2.4).
+// Experts-choose and tokens-choose routing against their definitions (docs/design.md §2.3-2.4).
 #include <set>
 
 #include <gtest/gtest.h>
@@ -125,7 +125,7 @@ TEST(TokensChooseTest, TopTwoAssignsSecondChoicesAfterAllFirstChoices) {
 }
 
 TEST(TokensChooseTest, LoadBalancingLossIsOneWhenUniform) {
-  // f = 1/E and P̄ = 1/E for every expert -> E² · mean(1/E²) = 1 (SPEC §2.5).
+  // f = 1/E and P̄ = 1/E for every expert -> E² · mean(1/E²) = 1 (docs/design.md §2.5).
   const int64_t S = 8, E = 4;
   at::Tensor probs = torch::full({1, S, E}, 0.25);
   // Break ties so each expert is the top-1 of exactly two tokens, keeping P̄ uniform.

@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "smx/core/error.h"
+#include "smx/io/checkpoint.h"
 #include "smx/tokenizer/tokenizer.h"
-#include "smx/train/checkpoint.h"
 #include "smx/train/pretrainer.h"
 #include "support/scratch_dir.h"
 #include "support/test_util.h"

@@ -1,4 +1,4 @@
-// Parameter and FLOP accounting for any ModelConfig, computed from the config alone (SPEC
+// Parameter and FLOP accounting for any ModelConfig, computed from the config alone (docs/design.md
 // §6.1-6.2). Tests check the parameter counts against the built modules and pin the presets'
 // totals.
 #pragma once

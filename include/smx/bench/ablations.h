@@ -5,7 +5,7 @@
 //   experts  Table 14: 8/16/32/64 experts, 6 MIXED MoE layers on the Linear-4 BERT-Base model
 //   capacity Table 8: Sparse Mixer Base at capacity factors 2, 1 (SM), 0.5 (FSM), 0.25
 //   layout   Table 5: MoE layer count and layout on the Linear-4 BERT-Base model
-//   padding  SPEC §0.1: examples of 128 tokens padded to 512 (reference) vs masked at N = 128
+//   padding  docs/design.md §7.1: 128-token examples padded to 512 (reference) vs masked at N = 128
 //   fused    BERT-Base and SM Base with the plain ATen ops vs smx's fused kernels (ops/)
 #pragma once
 

@@ -1,6 +1,6 @@
-// Compute precision of a bench run. fp32 is the model's own path. bf16 is autocast (SPEC §0.5):
-// GEMMs (linear/matmul/bmm/baddbmm/addmm) run in bf16 with fp32 master weights, while the router
-// (MoeLayer disables autocast around it), softmax of the router and the losses stay fp32.
+// Compute precision of a bench run. fp32 is the model's own path. bf16 is autocast (docs/design.md
+// §7.5): GEMMs (linear/matmul/bmm/baddbmm/addmm) run in bf16 with fp32 master weights, while the
+// router (MoeLayer disables autocast around it), softmax of the router and the losses stay fp32.
 #pragma once
 
 #include <string>

@@ -1,5 +1,6 @@
-// One pre-training step for timing: forward with the MLM and NSP heads, the SPEC §3 loss
-// (MLM mean + NSP mean + 0.01·Σaux + 1e-4·Σz, all in fp32), backward and an AdamW step (SPEC §5).
+// One pre-training step for timing: forward with the MLM and NSP heads, the docs/design.md §3 loss
+// (MLM mean + NSP mean + 0.01·Σaux + 1e-4·Σz, all in fp32), backward and an AdamW step
+// (docs/design.md §5).
 #pragma once
 
 #include <memory>
@@ -16,8 +17,8 @@ namespace smx::bench {
 at::Tensor pretraining_loss(const model::SparseMixerOutput& out, const PretrainingBatch& batch,
                             const ModelConfig& config);
 
-// The trainer's AdamW (train/adamw.h, SPEC §5): β = (0.9, 0.999), ε = 1e-6, weight decay 0.01
-// on every parameter.
+// The trainer's AdamW (train/adamw.h, docs/design.md §5): β = (0.9, 0.999), ε = 1e-6, weight decay
+// 0.01 on every parameter.
 std::unique_ptr<train::AdamW> make_adamw(model::SparseMixer& model);
 
 // forward + loss + backward + optimizer step at learning rate `lr`; returns the loss value.

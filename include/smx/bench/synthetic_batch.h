@@ -1,5 +1,5 @@
 // A random pre-training batch of the right shapes for timing: ids, types, masked positions,
-// MLM labels/weights and NSP labels (SPEC §3, §4.3 shapes; the values mean nothing).
+// MLM labels/weights and NSP labels (docs/design.md §3, §4.3 shapes; the values mean nothing).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// ModelConfig: every knob of a Sparse Mixer / BERT encoder (SPEC §6 "Ablation knobs" plus SPEC §0).
+// ModelConfig: every knob of a Sparse Mixer / BERT encoder (docs/design.md §6.3 and §7).
 // Loaded from JSON; unknown keys and impossible combinations are errors naming the key.
 #pragma once
 
@@ -10,18 +10,20 @@
 
 namespace smx {
 
-// The sequence-mixing sublayer used by every non-attention layer (SPEC §1.4).
+// The sequence-mixing sublayer used by every non-attention layer (docs/design.md §1.4).
 enum class MixingKind { kAttention, kLinear, kFourier, kHartley, kCirculant, kToeplitz };
 
-// Which layers get attention / MoE (SPEC §1.3).
+// Which layers get attention / MoE (docs/design.md §1.3).
 enum class Layout { kBottom, kMiddle, kMixed, kTop };
 
-// How tokens and experts are matched (SPEC §2.3-2.4). All run with index dispatch (SPEC §0.3):
-// the mask and scatter tokens-choose variants of the reference compute the same thing.
+// How tokens and experts are matched (docs/design.md §2.3-2.4). All run with index dispatch
+// (docs/design.md §7.3): the mask and scatter tokens-choose variants of the reference compute the
+// same thing.
 enum class DispatchAlgorithm { kMaskExpertsChoose, kMaskTokensChoose, kScatterTokensChoose };
 
-// SPEC §0.1: `reference` pads every batch to max_seq_len and lets pads mix and compete for experts;
-// `masked` zeroes pads before mixing, keeps them out of routing, and allows any padded length.
+// docs/design.md §7.1: `reference` pads every batch to max_seq_len and lets pads mix and compete
+// for experts; `masked` zeroes pads before mixing, keeps them out of routing, and allows any padded
+// length.
 enum class Padding { kReference, kMasked };
 
 struct ModelConfig {
@@ -92,7 +94,7 @@ struct ModelConfig {
   static ModelConfig from_json(const nlohmann::json& j, const std::string& source);
 };
 
-// SPEC §1.3: is layer `layer` of `num_layers` one of the `n` replacement layers under `layout`?
+// docs/design.md §1.3: is layer `layer` of `num_layers` one of the `n` replacements under `layout`?
 bool is_replacement(int64_t layer, int64_t num_layers, int64_t n, Layout layout);
 
 std::string to_string(Layout layout);

@@ -1,4 +1,4 @@
-// Masked-LM corruption of one packed example (SPEC 4.3).
+// Masked-LM corruption of one packed example (docs/design.md §4.3).
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Options and batch layout of the BERT-style pre-training stream (MLM + sentence-order NSP,
-// SPEC 4.2-4.3).
+// docs/design.md §4.2-4.3).
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 namespace smx {
 
 enum class PaddingMode {
-  reference,  // every example padded to max_seq_len (SPEC 0.1 `reference`)
+  reference,  // every example padded to max_seq_len (docs/design.md §7.1 `reference`)
   masked,     // a batch padded to its longest example rounded up to a multiple of 8 (at most
               // max_seq_len)
 };

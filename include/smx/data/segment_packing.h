@@ -1,4 +1,5 @@
-// Segment packing and sentence-order NSP (SPEC 4.2 steps 2-6) for one tokenised document.
+// Segment packing and sentence-order NSP (docs/design.md §4.2 steps 2-6) for one tokenised
+// document.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// ShuffleBuffer: the reference's random-replacement shuffle (SPEC 4.2 step 7).
+// ShuffleBuffer: the reference's random-replacement shuffle (docs/design.md §4.2 step 7).
 #pragma once
 
 #include <cstddef>

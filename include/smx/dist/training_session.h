@@ -24,8 +24,8 @@
 #include "smx/data/pretraining_options.h"
 #include "smx/dist/dist_options.h"
 #include "smx/dist/process_group.h"
+#include "smx/io/checkpoint.h"
 #include "smx/model/sparse_mixer.h"
-#include "smx/train/checkpoint.h"
 
 namespace smx::dist {
 
@@ -81,10 +81,10 @@ class TrainingSession {
 
   // ---- checkpoints ----
   // Collective: full expert tensors, every rank's RNG and (documents sharding) data state.
-  void gather(train::CheckpointContents& contents) const;
+  void gather(io::CheckpointContents& contents) const;
   // The reverse, for this rank: its expert blocks, RNG and data state. Fails clearly when the
   // checkpoint's data state cannot be continued on this number of ranks.
-  void restore(train::CheckpointContents& contents) const;
+  void restore(io::CheckpointContents& contents) const;
   // Collective: the model back to full expert tensors (to save final weights).
   void finish(model::SparseMixer& model);
 

@@ -1,7 +1,8 @@
-// Fine-tuning on a GLUE / SuperGLUE task (SPEC §3, §5): encoder weights from a pre-training run,
-// a fresh classifier with the task's outputs, AdamW with linear warmup and decay, the plain mean
-// task loss plus the MoE losses, dev evaluation during and after training, and a sweep over
-// learning rates x batch sizes that keeps the point with the best dev score (tasks::task_score).
+// Fine-tuning on a GLUE / SuperGLUE task (docs/design.md §3, §5): encoder weights from a
+// pre-training run, a fresh classifier with the task's outputs, AdamW with linear warmup and decay,
+// the plain mean task loss plus the MoE losses, dev evaluation during and after training, and a
+// sweep over learning rates x batch sizes that keeps the point with the best dev score
+// (tasks::task_score).
 //
 // Output folder (written by rank 0 alone in a multi-process job):
 //   DIR/config.json, DIR/model.safetensors, DIR/task.json   the best point (see task_model.h)
@@ -37,10 +38,10 @@ struct FinetuneOptions {
   std::vector<double> learning_rates = {1e-5};
   std::vector<int64_t> batch_sizes = {64};
   double warmup_fraction = 0.1;  // share of the steps spent warming up
-  double expert_dropout = 0.2;   // SPEC §2.6: 0.2 in fine-tuning
+  double expert_dropout = 0.2;   // docs/design.md §2.6: 0.2 in fine-tuning
   double weight_decay = 0.01;
   int64_t max_seq_len = 0;  // 0 = the model's max_seq_len
-  int64_t eval_every = 0;   // 0 = SPEC §5: ceil(0.1·steps/10)·10; -1 = only at the end
+  int64_t eval_every = 0;   // 0 = docs/design.md §5: ceil(0.1·steps/10)·10; -1 = only at the end
   int64_t eval_batch = 64;
   int64_t log_every = 10;
   int threads = 0;  // 0 = every core

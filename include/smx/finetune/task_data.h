@@ -1,7 +1,8 @@
-// Fine-tuning inputs (SPEC §4.4): task examples tokenized once into [CLS] s0 [SEP] s1 [SEP] ...,
-// then batched. Batches are padded with the config's pad_id to config.padded_length(longest):
-// max_seq_len under `reference` padding, the longest member rounded up to pad_to_multiple under
-// `masked` padding (whose outputs do not depend on the padding, SPEC §0.1).
+// Fine-tuning inputs (docs/design.md §4.4): task examples tokenized once into [CLS] s0 [SEP] s1
+// [SEP] ..., then batched. Batches are padded with the config's pad_id to
+// config.padded_length(longest): max_seq_len under `reference` padding, the longest member rounded
+// up to pad_to_multiple under `masked` padding (whose outputs do not depend on the padding,
+// docs/design.md §7.1).
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,7 @@ struct EncodedExamples {
   std::vector<int64_t> lengths() const;
 };
 
-// Tokenizes every example's segments (hard-truncated at max_len, SPEC §4.4).
+// Tokenizes every example's segments (hard-truncated at max_len, docs/design.md §4.4).
 EncodedExamples encode_examples(const std::vector<tasks::TaskExample>& examples,
                                 const Tokenizer& tokenizer, int64_t max_len);
 
@@ -41,10 +42,10 @@ TaskBatch make_batch(const EncodedExamples& data, const std::vector<size_t>& row
                      const ModelConfig& config, const at::Device& device);
 
 // The training order: `epochs` seeded permutations of the n examples back to back, cut into
-// floor(n·epochs / batch) batches of exactly `batch` rows (SPEC §5's step count; the remainder
-// is dropped, and at least one batch is made). With `bucket`, each window of 50 batches is sorted
-// by length before it is cut, and its batches are shuffled again, so that batches padded to their
-// longest member waste little (for `masked` padding).
+// floor(n·epochs / batch) batches of exactly `batch` rows (docs/design.md §5's step count; the
+// remainder is dropped, and at least one batch is made). With `bucket`, each window of 50 batches
+// is sorted by length before it is cut, and its batches are shuffled again, so that batches padded
+// to their longest member waste little (for `masked` padding).
 std::vector<std::vector<size_t>> training_batches(const std::vector<int64_t>& lengths,
                                                   int64_t epochs, int64_t batch, bool bucket,
                                                   uint64_t seed);

@@ -1,5 +1,5 @@
-// Fine-tuning objective (SPEC §3, §7.13): the plain mean task loss, without the reference's second
-// division by the label count, plus the config's MoE losses:
+// Fine-tuning objective (docs/design.md §3.5): the plain mean task loss, without the reference's
+// second division by the label count, plus the config's MoE losses:
 //   classification, MultiRC: mean softmax cross-entropy over the batch;
 //   regression (STS-B), ranking (COPA, ReCoRD): mean squared error of the single output;
 //   total = task + aux_factor · Σ load-balancing + z_factor · Σ router z-loss.

@@ -1,6 +1,6 @@
-// Multi-head self-attention (SPEC §1.4): q/k/v/out Dense D->D with biases, logits q·kᵀ/√(D/H),
-// padding mask valid_q ∧ valid_k, dropout on the probabilities with one mask shared across batch
-// and heads (Flax broadcast_dropout).
+// Multi-head self-attention (docs/design.md §1.4): q/k/v/out Dense D->D with biases, logits
+// q·kᵀ/√(D/H), padding mask valid_q ∧ valid_k, dropout on the probabilities with one mask shared
+// across batch and heads (Flax broadcast_dropout).
 #pragma once
 
 #include "smx/model/dense.h"

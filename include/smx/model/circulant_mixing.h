@@ -1,5 +1,6 @@
-// Circulant mixing (SPEC §1.4): Out = C(c_s) · X · C(c_h)ᵀ with C(c)[r,q] = c[(r - q) mod n], a 2-D
-// circular convolution. Parameters c_s [N_max] (`sequence_kernel`) and c_h [D] (`hidden_kernel`).
+// Circulant mixing (docs/design.md §1.4): Out = C(c_s) · X · C(c_h)ᵀ with C(c)[r,q] =
+// c[(r - q) mod n], a 2-D circular convolution. Parameters c_s [N_max] (`sequence_kernel`) and
+// c_h [D] (`hidden_kernel`).
 #pragma once
 
 #include "smx/model/mixing.h"

@@ -31,7 +31,7 @@ class LayerNorm : public torch::nn::Module {
   at::Tensor bias;   // [D]
 };
 
-// N(0, 0.02²), the reference initialiser of embeddings and kernels (SPEC §1.6).
+// N(0, 0.02²), the reference initialiser of embeddings and kernels (docs/design.md §1.6).
 at::Tensor normal_002(at::IntArrayRef shape);
 // Flax's default lecun_normal: truncated normal on [-2σ, 2σ], fan-in variance.
 at::Tensor lecun_normal(int64_t fan_in, at::IntArrayRef shape);

@@ -1,5 +1,5 @@
-// Embeddings (SPEC §1.1): LayerNorm(word + position + type), then the always-present projection
-// `hidden_mapping_in` D_e -> D (LeCun-normal init), then dropout.
+// Embeddings (docs/design.md §1.1): LayerNorm(word + position + type), then the always-present
+// projection `hidden_mapping_in` D_e -> D (LeCun-normal init), then dropout.
 #pragma once
 
 #include <memory>

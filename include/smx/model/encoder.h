@@ -1,4 +1,4 @@
-// The Sparse Mixer / BERT encoder: embeddings, L blocks and the pooler (SPEC §1, §3).
+// The Sparse Mixer / BERT encoder: embeddings, L blocks and the pooler (docs/design.md §1, §3).
 #pragma once
 
 #include <vector>

@@ -1,4 +1,4 @@
-// One post-LN encoder block (SPEC §1.2):
+// One post-LN encoder block (docs/design.md §1.2):
 //   y = LayerNorm_mix(x + Mix(x));  z = y + FF(y);  out = LayerNorm_out(z)
 // FF is a dense MLP or an MoE layer. With `masked` padding, pads are zeroed before mixing.
 #pragma once

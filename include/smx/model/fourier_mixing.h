@@ -1,6 +1,7 @@
-// Parameter-free spectral mixing (SPEC §1.4) with Z = F_N · X · F_D, F_n[a,b] = exp(-2πi·ab/n):
-// Fourier (FNet) returns Re(Z), Hartley returns Re(Z) - Im(Z). The dense path multiplies by cos/sin
-// DFT matrices (the reference default); `use_fft` computes the same through 2-D FFTs.
+// Parameter-free spectral mixing (docs/design.md §1.4) with Z = F_N · X · F_D, F_n[a,b] =
+// exp(-2πi·ab/n): Fourier (FNet) returns Re(Z), Hartley returns Re(Z) - Im(Z). The dense path
+// multiplies by cos/sin DFT matrices (the reference default); `use_fft` computes the same through
+// 2-D FFTs.
 #pragma once
 
 #include "smx/model/mixing.h"

@@ -1,4 +1,4 @@
-// Linear mixing (SPEC §1.4, the Sparse Mixer default): Out = W_s · X · W_h with learned
+// Linear mixing (docs/design.md §1.4, the Sparse Mixer default): Out = W_s · X · W_h with learned
 // W_s [N_max, N_max] (`input_kernel`) and W_h [D, D] (`hidden_kernel`), no bias.
 #pragma once
 

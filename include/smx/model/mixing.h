@@ -1,4 +1,4 @@
-// Token-mixing sublayers (SPEC §1.4). Each acts on [B, N, D] and returns [B, N, D].
+// Token-mixing sublayers (docs/design.md §1.4). Each acts on [B, N, D] and returns [B, N, D].
 // Sequence-axis transforms are defined at N_max = max_seq_len; a batch of padded length N <= N_max
 // uses their top-left N×N block. With pads zeroed (`masked` padding) that is exactly the N_max
 // transform of the zero-padded input, so an example's output does not depend on its padding.

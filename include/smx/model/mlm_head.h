@@ -1,5 +1,6 @@
-// Masked-LM head (SPEC §3): gather the hidden states at the masked positions, Dense D->D_e,
-// tanh-GELU, LayerNorm, then logits against the tied word-embedding table plus a vocab bias.
+// Masked-LM head (docs/design.md §3): gather the hidden states at the masked positions, Dense
+// D->D_e, tanh-GELU, LayerNorm, then logits against the tied word-embedding table plus a vocab
+// bias.
 #pragma once
 
 #include "smx/config/model_config.h"

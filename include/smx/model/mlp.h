@@ -1,4 +1,4 @@
-// Dense MLP sublayer (SPEC §1.5): Dropout(W2 · gelu_tanh(W1 · x + b1) + b2).
+// Dense MLP sublayer (docs/design.md §1.5): Dropout(W2 · gelu_tanh(W1 · x + b1) + b2).
 #pragma once
 
 #include "smx/model/dense.h"

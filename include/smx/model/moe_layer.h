@@ -1,6 +1,6 @@
-// Mixture-of-Experts sublayer (SPEC §2): a router (Dense D->E with bias, fp32) scores every token,
-// the routing rule fills E expert buffers of M slots each, all experts run as one batched GEMM on
-// [E, M, D], and outputs are scatter-added back weighted by the router probability.
+// Mixture-of-Experts sublayer (docs/design.md §2): a router (Dense D->E with bias, fp32) scores
+// every token, the routing rule fills E expert buffers of M slots each, all experts run as one
+// batched GEMM on [E, M, D], and outputs are scatter-added back weighted by the router probability.
 #pragma once
 
 #include <functional>

@@ -1,4 +1,4 @@
-// SparseMixer: the encoder with its output heads (SPEC §3): the MLM head tied to the word
+// SparseMixer: the encoder with its output heads (docs/design.md §3): the MLM head tied to the word
 // embeddings and the `classification` head on the pooled output (2 outputs for NSP in
 // pre-training; the task's classes, or 1 for regression and ranking, in fine-tuning).
 #pragma once

@@ -1,5 +1,6 @@
-// Toeplitz mixing (SPEC §1.4): Out = T(t_s) · X · T(t_h)ᵀ with T(t)[r,q] = t[(n-1) + (q - r)].
-// Parameters t_s [2·N_max - 1] (`sequence_kernel`) and t_h [2·D - 1] (`hidden_kernel`).
+// Toeplitz mixing (docs/design.md §1.4): Out = T(t_s) · X · T(t_h)ᵀ with T(t)[r,q] =
+// t[(n-1) + (q - r)]. Parameters t_s [2·N_max - 1] (`sequence_kernel`), t_h [2·D - 1]
+// (`hidden_kernel`).
 #pragma once
 
 #include "smx/model/mixing.h"

@@ -1,4 +1,4 @@
-// One AdamW update of one parameter in a single pass over memory (SPEC §5, optax semantics):
+// One AdamW update of a parameter in one pass over memory (docs/design.md §5, optax semantics):
 //   m ← β1·m + (1-β1)·g
 //   v ← β2·v + (1-β2)·g²
 //   p ← p·(1 - lr·wd) - (lr / c1) · m / (√(v / c2) + ε)      c1, c2: bias corrections

@@ -1,7 +1,7 @@
-// LayerNorm(x + residual) in one pass, differentiable: the post-LN block's "add & norm" (SPEC §1.4)
-// without materialising the sum. Statistics and output in fp32 (the scale's dtype), whatever the
-// inputs' dtypes: under bf16 autocast a sublayer's bf16 output joins the fp32 residual stream
-// without first being cast or added as a tensor of its own.
+// LayerNorm(x + residual) in one pass, differentiable: the post-LN block's "add & norm"
+// (docs/design.md §1.4) without materialising the sum. Statistics and output in fp32 (the scale's
+// dtype), whatever the inputs' dtypes: under bf16 autocast a sublayer's bf16 output joins the fp32
+// residual stream without first being cast or added as a tensor of its own.
 //
 // Backward recomputes x + residual from the two saved inputs and gives scale and bias gradients
 // from the same pass. Fast path: CPU, fp32/bf16, contiguous; elsewhere the ATen composition.

@@ -1,5 +1,5 @@
-// gelu_tanh(x + bias) in one pass over memory, differentiable (SPEC §1.5's activation: the tanh
-// approximation 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))), v = x + bias).
+// gelu_tanh(x + bias) in one pass over memory, differentiable (docs/design.md §1.5's activation:
+// the tanh approximation 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))), v = x + bias).
 //
 // It replaces addmm's bias copy plus a separate GELU (LibTorch 1.13's tanh-GELU costs about half
 // the time of the GEMM before it): the GEMM runs without bias, and this pass adds it, applies the

@@ -1,4 +1,4 @@
-// Moving tokens into expert slots and back, by index (SPEC §0.3, §2.3), differentiable:
+// Moving tokens into expert slots and back, by index (docs/design.md §7.3, §2.3), differentiable:
 //   dispatch:  buffer[s] = tokens[index[s]]                          s: the E·M expert slots
 //   combine:   out[t]    = Σ_{s : index[s] = t} weight[s] · y[s]      t: the T tokens
 // ATen's index_select / index_add run the scatter side (combine, and dispatch's backward) one row

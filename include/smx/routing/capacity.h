@@ -1,4 +1,4 @@
-// Group and capacity arithmetic of the MoE layer (SPEC §2.1).
+// Group and capacity arithmetic of the MoE layer (docs/design.md §2.1).
 #pragma once
 
 #include <cstdint>

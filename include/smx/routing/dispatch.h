@@ -1,6 +1,6 @@
 // The result of routing one MoE layer's tokens: which token fills each expert slot, and with what
 // combine weight. Every expert has the same number of slots M, so all experts run as one batched
-// GEMM over a [E, M, D] buffer (SPEC §0.3: dispatch by index, never one-hot einsums).
+// GEMM over a [E, M, D] buffer (docs/design.md §7.3: dispatch by index, never one-hot einsums).
 #pragma once
 
 #include <vector>

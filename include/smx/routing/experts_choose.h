@@ -1,5 +1,6 @@
-// Experts-Choose routing (SPEC §2.3): every expert takes the top-C tokens of its probability column
-// in each group; ties go to the lower token index; buffer order is descending probability.
+// Experts-Choose routing (docs/design.md §2.3): every expert takes the top-C tokens of its
+// probability column in each group; ties go to the lower token index; buffer order is descending
+// probability.
 #pragma once
 
 #include "smx/routing/dispatch.h"

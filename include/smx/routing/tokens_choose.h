@@ -1,6 +1,6 @@
-// Tokens-Choose top-k routing with optional Batch Prioritized Routing (SPEC §2.4): each token picks
-// its top-k experts; buffer positions are assigned choice by choice (BPR: highest top-1 gate
-// first); assignments past an expert's capacity are dropped without renormalising the others.
+// Tokens-Choose top-k routing with optional Batch Prioritized Routing (docs/design.md §2.4): each
+// token picks its top-k experts; buffer positions are assigned choice by choice (BPR: highest top-1
+// gate first); assignments past an expert's capacity are dropped without renormalising the others.
 #pragma once
 
 #include "smx/routing/dispatch.h"

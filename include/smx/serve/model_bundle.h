@@ -64,12 +64,12 @@ class ModelBundle {
   // Longest input the model takes: task.json's max_seq_len, else the config's.
   int64_t max_seq_len() const;
   // True for `masked` padding with `sequence` routing groups: an input's outputs do not depend on
-  // the rest of its batch (SPEC §0.1-0.2).
+  // the rest of its batch (docs/design.md §7.1–7.2).
   bool batch_invariant() const;
   // Why it is not batch-invariant ("" when it is).
   std::string batch_variance_reason() const;
 
-  // [CLS] text [SEP] (text_pair [SEP]) with type ids 0/1 (SPEC §4.4). Inputs longer than
+  // [CLS] text [SEP] (text_pair [SEP]) with type ids 0/1 (docs/design.md §4.4). Inputs longer than
   // `max_tokens` (<= 0: max_seq_len()) are cut to it and marked truncated.
   EncodedText encode(const std::string& text, const std::optional<std::string>& text_pair,
                      int64_t max_tokens = 0) const;

@@ -1,6 +1,6 @@
-// Fine-tuning input layout (SPEC §4.4): [CLS] s0 [SEP] s1 [SEP] (s2 [SEP]), type ids 0 for CLS and
-// k for segment k and its SEP, hard-truncated at max_len (the final SEP can be lost). No padding:
-// the batcher pads.
+// Fine-tuning input layout (docs/design.md §4.4): [CLS] s0 [SEP] s1 [SEP] (s2 [SEP]), type ids 0
+// for CLS and k for segment k and its SEP, hard-truncated at max_len (the final SEP can be lost).
+// No padding: the batcher pads.
 #pragma once
 
 #include <cstdint>

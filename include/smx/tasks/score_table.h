@@ -2,9 +2,9 @@
 // task, then the benchmark average. Cells are percentages with one decimal; a task with two
 // reported metrics shows both, "a / b" in spec.metrics order (MRPC, QQP: F1 / accuracy; CB:
 // accuracy / macro-F1; MultiRC: F1a / EM; ReCoRD: F1 / EM; CoLA: MCC / accuracy, where the paper's
-// column is accuracy, SPEC §3), MNLI shows matched / mismatched accuracy. A task without results is
-// "-". The average is glue_average / superglue_average over the tasks present (WNLI and AX never
-// count).
+// column is accuracy, docs/design.md §3), MNLI shows matched / mismatched accuracy. A task without
+// results is "-". The average is glue_average / superglue_average over the tasks present (WNLI and
+// AX never count).
 #pragma once
 
 #include <map>

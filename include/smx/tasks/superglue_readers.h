@@ -1,4 +1,4 @@
-// SuperGLUE JSONL files (one JSON object per line, nlohmann-json), with the expansions of SPEC §3:
+// SuperGLUE JSONL files (one JSON object a line, nlohmann-json), expanded per docs/design.md §3.6:
 //   COPA:    each question -> 2 examples (premise, question word, choice k), label = k is correct,
 //            group = running question number (equal to idx in the official files).
 //   ReCoRD:  each query -> one example per candidate entity (entity, query, passage), label =

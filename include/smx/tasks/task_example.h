@@ -9,7 +9,7 @@
 namespace smx::tasks {
 
 struct TaskExample {
-  std::vector<std::string> segments;  // in model order (SPEC §4.4)
+  std::vector<std::string> segments;  // in model order (docs/design.md §4.4)
   float label = 0;                    // class id, regression target, or 0/1 for ranking candidates
   bool has_label = true;              // test splits have none
   // COPA question idx, ReCoRD query, MultiRC question: the unit of grouped evaluation. COPA and

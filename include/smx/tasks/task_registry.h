@@ -1,11 +1,12 @@
-// The GLUE and SuperGLUE fine-tuning tasks of the paper (SPEC §3, §4.4): files, labels, segment
-// order and metrics per task. Plain C++, no LibTorch.
+// The GLUE and SuperGLUE fine-tuning tasks of the paper (docs/design.md §3, §4.4): files, labels,
+// segment order and metrics per task. Plain C++, no LibTorch.
 //
 // Canonical names (lookup ignores case, '-', '_' and spaces, and accepts the aliases listed):
 //   GLUE:      cola, sst-2, mrpc, qqp, sts-b, mnli-m (alias mnli, mnli-matched),
 //              mnli-mm (mnli-mismatched), qnli, rte, wnli, ax (diagnostic; test split only)
 //   SuperGLUE: boolq, cb, copa, multirc, record, superglue-rte (rte-superglue, sg-rte), wic
-// WSC is not registered: the paper does not evaluate it (SPEC §3) and its data is not collected.
+// WSC is not registered: the paper does not evaluate it (docs/design.md §3) and its data is not
+// collected.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +40,9 @@ struct TaskSpec {
   // Label strings in id order (classification, grouped, and COPA's choice index "0"/"1").
   // JSON booleans are spelled "false"/"true". Empty for regression and ReCoRD.
   std::vector<std::string> labels;
-  // TSV columns / JSON fields of the model inputs, in model order (SPEC §4.4). For the expanded
-  // SuperGLUE tasks some are derived: COPA "choice", ReCoRD "entity", MultiRC "answer"/"paragraph".
+  // TSV columns / JSON fields of the model inputs, in model order (docs/design.md §4.4). For the
+  // expanded SuperGLUE tasks some are derived: COPA "choice", ReCoRD "entity", MultiRC
+  // "answer"/"paragraph".
   std::vector<std::string> segment_fields;
   std::string label_field;  // TSV column or JSON field holding the label
   std::string id_field;     // "index"/"id"/"idx"; a TSV without it numbers rows from 0

@@ -1,7 +1,7 @@
-// AdamW as the reference uses it (optax adamw, SPEC §5): β1 0.9, β2 0.999, ε 1e-6 added outside the
-// square root, bias correction, and decoupled weight decay scaled by the learning rate, applied to
-// every parameter (LayerNorms and biases included). State is named after the parameters so that it
-// can be saved beside the weights and restored exactly.
+// AdamW as the reference uses it (optax adamw, docs/design.md §5): β1 0.9, β2 0.999, ε 1e-6 added
+// outside the square root, bias correction, and decoupled weight decay scaled by the learning rate,
+// applied to every parameter (LayerNorms and biases included). State is named after the parameters
+// so that it can be saved beside the weights and restored exactly.
 #pragma once
 
 #include <map>

@@ -1,4 +1,5 @@
-// Learning rate of SPEC §5: linear warmup from 0 over W steps, then linear decay to 0 at S steps.
+// Learning rate of docs/design.md §5: linear warmup from 0 over W steps, then linear decay to 0 at
+// S steps.
 //   lr(s) = base · min(1, s / W) · (1 - max(0, s - W) / (S - W))
 #pragma once
 

@@ -1,5 +1,5 @@
-// Pre-training (SPEC §4-5): MLM + NSP on a text corpus, AdamW with warmup and linear decay,
-// gradient accumulation, optional clipping and bf16 autocast, held-out evaluation, atomic
+// Pre-training (docs/design.md §4-5): MLM + NSP on a text corpus, AdamW with warmup and linear
+// decay, gradient accumulation, optional clipping and bf16 autocast, held-out evaluation, atomic
 // checkpoints every N steps and on SIGINT/SIGTERM, and exact resume.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Pre-training objective (SPEC §3): weighted MLM cross-entropy + NSP cross-entropy
+// Pre-training objective (docs/design.md §3): weighted MLM cross-entropy + NSP cross-entropy
 // + aux_factor · Σ load-balancing + z_factor · Σ router z-loss, with the accuracies the logs show.
 #pragma once
 

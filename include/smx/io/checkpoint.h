@@ -3,11 +3,12 @@
 //   optimizer.safetensors  AdamW moments and step, and the RNG state ("rng.cpu")
 //   trainer.json           step, schedule, counters, wall time
 //   data.json              the data stream's resume state
-// A checkpoint is written into a hidden temporary folder, every file fsynced, then renamed into place
-// and the parent fsynced: a kill at any moment leaves either the previous set or the new one, never a
-// half-written "latest". The newest K are kept.
+// A checkpoint is written into a hidden temporary folder, every file fsynced, then renamed into
+// place and the parent fsynced: a kill at any moment leaves either the previous set or the new one,
+// never a half-written "latest". The newest K are kept.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,13 +17,13 @@
 
 #include "smx/io/safetensors.h"
 
-namespace smx::train {
+namespace smx::io {
 
 struct CheckpointContents {
   int64_t step = 0;
-  std::vector<io::NamedTensor> weights;
+  std::vector<NamedTensor> weights;
   std::map<std::string, std::string> weights_metadata;
-  std::vector<io::NamedTensor> optimizer;
+  std::vector<NamedTensor> optimizer;
   nlohmann::json trainer;
   std::string data_state;
 };
@@ -50,8 +51,4 @@ class CheckpointManager {
   int64_t keep_last_;
 };
 
-// Writes `text` to `path` atomically (temporary file, fsync, rename, fsync of the folder).
-void write_file_atomically(const std::string& path, const std::string& text);
-std::string read_text_file(const std::string& path);
-
-}  // namespace smx::train
+}  // namespace smx::io

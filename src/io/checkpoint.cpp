@@ -1,29 +1,20 @@
-#include "smx/train/checkpoint.h"
+#include "smx/io/checkpoint.h"
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "smx/core/error.h"
+#include "smx/io/text_file.h"
 
-namespace smx::train {
+namespace smx::io {
 namespace fs = std::filesystem;
 
 namespace {
-
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) fail("cannot open '{}' to sync it: {}", path, std::strerror(errno));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0 && !(directory && err == EINVAL)) fail("fsync of '{}' failed: {}", path, std::strerror(err));
-}
 
 std::string step_name(int64_t step) {
   char name[32];
@@ -33,34 +24,9 @@ std::string step_name(int64_t step) {
 
 }  // namespace
 
-void write_file_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("cannot write '{}': {}", tmp, std::strerror(errno));
-    out << text;
-    out.flush();
-    if (!out) fail("writing '{}' failed: {}", tmp, std::strerror(errno));
-  }
-  fsync_path(tmp, false);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    fail("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(err));
-  }
-  fsync_path(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string(), true);
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open '{}'", path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 CheckpointManager::CheckpointManager(std::string run_dir, int64_t keep_last)
-    : directory_((fs::path(run_dir) / "checkpoints").string()), keep_last_(std::max<int64_t>(1, keep_last)) {
+    : directory_((fs::path(run_dir) / "checkpoints").string()),
+      keep_last_(std::max<int64_t>(1, keep_last)) {
   std::error_code ec;
   fs::create_directories(directory_, ec);
   if (ec) fail("cannot create checkpoint folder '{}': {}", directory_, ec.message());
@@ -92,13 +58,14 @@ std::optional<std::string> CheckpointManager::latest() const {
 
 std::string CheckpointManager::save(const CheckpointContents& c) {
   const std::string final_dir = directory_ + "/" + step_name(c.step);
-  const std::string tmp_dir = directory_ + "/." + step_name(c.step) + ".tmp." + std::to_string(::getpid());
+  const std::string tmp_dir =
+      directory_ + "/." + step_name(c.step) + ".tmp." + std::to_string(::getpid());
   std::error_code ec;
   fs::remove_all(tmp_dir, ec);
   fs::create_directories(tmp_dir, ec);
   if (ec) fail("cannot create '{}': {}", tmp_dir, ec.message());
-  io::write_safetensors(tmp_dir + "/model.safetensors", c.weights, c.weights_metadata);
-  io::write_safetensors(tmp_dir + "/optimizer.safetensors", c.optimizer);
+  write_safetensors(tmp_dir + "/model.safetensors", c.weights, c.weights_metadata);
+  write_safetensors(tmp_dir + "/optimizer.safetensors", c.optimizer);
   write_file_atomically(tmp_dir + "/data.json", c.data_state);
   write_file_atomically(tmp_dir + "/trainer.json", c.trainer.dump(2));  // last: marks completeness
   fsync_path(tmp_dir, true);
@@ -109,7 +76,8 @@ std::string CheckpointManager::save(const CheckpointContents& c) {
 
   // Keep the newest K; drop leftovers of interrupted saves.
   auto all = complete();
-  for (size_t i = 0; i + static_cast<size_t>(keep_last_) < all.size(); ++i) fs::remove_all(all[i].second, ec);
+  for (size_t i = 0; i + static_cast<size_t>(keep_last_) < all.size(); ++i)
+    fs::remove_all(all[i].second, ec);
   for (const auto& entry : fs::directory_iterator(directory_, ec)) {
     const std::string name = entry.path().filename().string();
     if (name.rfind(".step-", 0) == 0) fs::remove_all(entry.path(), ec);
@@ -119,7 +87,7 @@ std::string CheckpointManager::save(const CheckpointContents& c) {
 
 CheckpointContents CheckpointManager::load(const std::string& folder) {
   CheckpointContents c;
-  c.optimizer = io::read_safetensors(folder + "/optimizer.safetensors").tensors;
+  c.optimizer = read_safetensors(folder + "/optimizer.safetensors").tensors;
   c.trainer = nlohmann::json::parse(read_text_file(folder + "/trainer.json"), nullptr, false);
   if (c.trainer.is_discarded() || !c.trainer.contains("step"))
     fail("checkpoint '{}' has a corrupt trainer.json", folder);
@@ -128,4 +96,4 @@ CheckpointContents CheckpointManager::load(const std::string& folder) {
   return c;
 }
 
-}  // namespace smx::train
+}  // namespace smx::io

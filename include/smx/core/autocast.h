@@ -1,10 +1,10 @@
 // bf16 autocast for a scope (CPU and CUDA): matmuls run in bf16, the router, softmaxes and losses
-// stay fp32 (SPEC §0.5). Shared by pre-training and fine-tuning.
+// stay fp32 (docs/design.md §7.5). Shared by pre-training, fine-tuning and serving.
 #pragma once
 
 #include <ATen/core/TensorBody.h>
 
-namespace smx::train {
+namespace smx {
 
 // Turns bf16 autocast on for the scope when `enabled`, turning it off again (and clearing the
 // autocast cache) on exit.
@@ -19,4 +19,4 @@ class AutocastScope {
   bool enabled_, cuda_;
 };
 
-}  // namespace smx::train
+}  // namespace smx

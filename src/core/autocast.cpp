@@ -1,8 +1,8 @@
-#include "smx/train/autocast.h"
+#include "smx/core/autocast.h"
 
 #include <ATen/autocast_mode.h>
 
-namespace smx::train {
+namespace smx {
 
 AutocastScope::AutocastScope(bool enabled, const at::Device& device)
     : enabled_(enabled), cuda_(device.is_cuda()) {
@@ -25,4 +25,4 @@ AutocastScope::~AutocastScope() {
   at::autocast::clear_cache();
 }
 
-}  // namespace smx::train
+}  // namespace smx
