@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "smx/model/model_weights.h"
 
 namespace smx::serve {
@@ -27,8 +28,8 @@ std::string read_text_file(const fs::path& path) {
 }  // namespace
 
 TaskInfo parse_task_info(const std::string& text, const std::string& source) {
-  const json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) fail("{}: not a JSON object", source);
+  const json j = parse_json(text, source);
+  if (!j.is_object()) fail("{}: not a JSON object", source);
   TaskInfo t;
   for (const auto& [key, value] : j.items()) {
     if (key == "task") {
@@ -74,9 +75,9 @@ std::shared_ptr<ModelBundle> ModelBundle::load(const std::string& dir,
   if (!fs::exists(weights))
     fail("'{}' has no model.safetensors; pass a pre-training run or fine-tuned model folder", dir);
   ModelConfig config = fs::exists(root / "config.json")
-                           ? ModelConfig::from_json(
-                                 json::parse(read_text_file(root / "config.json"), nullptr, false),
-                                 (root / "config.json").string())
+                           ? ModelConfig::from_json(parse_json(read_text_file(root / "config.json"),
+                                                               (root / "config.json").string()),
+                                                    (root / "config.json").string())
                            : model::recorded_config(weights.string());
   if (!options.tokenizer.empty()) config.tokenizer = options.tokenizer;
   if (config.tokenizer.empty())
@@ -96,8 +97,37 @@ std::shared_ptr<ModelBundle> ModelBundle::load(const std::string& dir,
   auto model = model::make_sparse_mixer(config, 0, task ? task->num_outputs : 2);
   model::load_model_weights(*model, weights.string());
   model->eval();
-  return std::make_shared<ModelBundle>(config, std::move(tokenizer), std::move(model),
-                                       std::move(task));
+  auto bundle = std::make_shared<ModelBundle>(config, std::move(tokenizer), std::move(model),
+                                              std::move(task));
+  const fs::path pooling_config = root / "1_Pooling" / "config.json";
+  if (fs::exists(pooling_config))
+    bundle->set_default_pooling(
+        parse_pooling_config(read_text_file(pooling_config), pooling_config.string()));
+  bundle->folder_name_ = fs::absolute(root).lexically_normal().filename().string();
+  if (bundle->folder_name_.empty())  // "dir/" normalises to a trailing empty name
+    bundle->folder_name_ = fs::absolute(root).lexically_normal().parent_path().filename().string();
+  return bundle;
+}
+
+Pooling parse_pooling_config(const std::string& text, const std::string& source) {
+  const json j = parse_json(text, source);
+  if (!j.is_object()) fail("{}: not a JSON object", source);
+  const auto on = [&](const char* key) { return j.contains(key) && j[key] == true; };
+  const int modes = on("pooling_mode_cls_token") + on("pooling_mode_mean_tokens") +
+                    on("pooling_mode_lasttoken");
+  for (const char* key : {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
+                          "pooling_mode_weightedmean_tokens"})
+    if (on(key))
+      fail("{}: {} is not a pooling smx computes; use cls, mean or last (pooling_mode_cls_token, "
+           "pooling_mode_mean_tokens, pooling_mode_lasttoken)",
+           source, key);
+  if (modes != 1)
+    fail("{}: set exactly one of pooling_mode_cls_token, pooling_mode_mean_tokens, "
+         "pooling_mode_lasttoken to true",
+         source);
+  if (on("pooling_mode_mean_tokens")) return Pooling::kMean;
+  if (on("pooling_mode_lasttoken")) return Pooling::kLast;
+  return Pooling::kCls;
 }
 
 ModelBundle::ModelBundle(ModelConfig config, std::shared_ptr<const Tokenizer> tokenizer,
@@ -149,6 +179,35 @@ EncodedText ModelBundle::encode(const std::string& text,
     out.encoded.type_ids.resize(static_cast<size_t>(limit));
     out.truncated = true;
   }
+  return out;
+}
+
+EncodedText ModelBundle::encode_keep_end(const std::string& text, int64_t max_tokens) const {
+  const std::vector<int32_t> pieces = tokenizer_->encode(text);
+  return encode_ids(std::vector<int64_t>(pieces.begin(), pieces.end()), max_tokens, true);
+}
+
+EncodedText ModelBundle::encode_ids(const std::vector<int64_t>& ids, int64_t max_tokens,
+                                    bool keep_end) const {
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (ids[i] < 0 || ids[i] >= tokenizer_->vocab_size())
+      fail("token id {} at position {} is outside the vocabulary (0 to {})", ids[i], i,
+           tokenizer_->vocab_size() - 1);
+  const int64_t limit = max_tokens > 0 ? std::min(max_tokens, max_seq_len()) : max_seq_len();
+  const auto body = static_cast<size_t>(std::max<int64_t>(limit - 2, 0));  // room for [CLS] [SEP]
+  EncodedText out;
+  auto begin = ids.begin(), end = ids.end();
+  if (ids.size() > body) {
+    out.truncated = true;
+    if (keep_end)
+      begin = end - static_cast<std::ptrdiff_t>(body);
+    else
+      end = begin + static_cast<std::ptrdiff_t>(body);
+  }
+  out.encoded.input_ids.push_back(tokenizer_->cls_id());
+  out.encoded.input_ids.insert(out.encoded.input_ids.end(), begin, end);
+  out.encoded.input_ids.push_back(tokenizer_->sep_id());
+  out.encoded.type_ids.assign(out.encoded.input_ids.size(), 0);
   return out;
 }
 

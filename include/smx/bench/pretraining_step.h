@@ -5,7 +5,7 @@
 
 #include <memory>
 
-#include <torch/torch.h>
+#include <ATen/core/Tensor.h>
 
 #include "smx/bench/synthetic_batch.h"
 #include "smx/model/sparse_mixer.h"

@@ -18,6 +18,7 @@
 
 #include "smx/config/model_config.h"
 #include "smx/model/sparse_mixer.h"
+#include "smx/serve/pooling.h"
 #include "smx/tasks/input_format.h"
 #include "smx/tokenizer/tokenizer.h"
 
@@ -73,12 +74,32 @@ class ModelBundle {
   // `max_tokens` (<= 0: max_seq_len()) are cut to it and marked truncated.
   EncodedText encode(const std::string& text, const std::optional<std::string>& text_pair,
                      int64_t max_tokens = 0) const;
+  // The same for a single text cut from the left (its last tokens kept) when too long.
+  EncodedText encode_keep_end(const std::string& text, int64_t max_tokens = 0) const;
+  // [CLS] ids [SEP] for token ids as the tokenizer gives them (no special tokens); cut from the
+  // right, or from the left with `keep_end`. Throws smx::Error naming the first id outside the
+  // vocabulary.
+  EncodedText encode_ids(const std::vector<int64_t>& ids, int64_t max_tokens = 0,
+                         bool keep_end = false) const;
+
+  // The pooling embedding routes use unless a request or --pooling says otherwise: from the
+  // folder's sentence-transformers style 1_Pooling/config.json when present, else cls.
+  Pooling default_pooling() const { return default_pooling_; }
+  void set_default_pooling(Pooling pooling) { default_pooling_ = pooling; }
+  // The folder's name (what /v1/models and /info call the model), "" when built in memory.
+  const std::string& folder_name() const { return folder_name_; }
 
  private:
   ModelConfig config_;
   std::shared_ptr<const Tokenizer> tokenizer_;
   std::shared_ptr<model::SparseMixer> model_;
   std::optional<TaskInfo> task_;
+  Pooling default_pooling_ = Pooling::kCls;
+  std::string folder_name_;
 };
+
+// Reads a sentence-transformers 1_Pooling/config.json ({"pooling_mode_cls_token": true, ...});
+// `source` names the file in errors. Throws smx::Error for modes smx does not compute.
+Pooling parse_pooling_config(const std::string& text, const std::string& source);
 
 }  // namespace smx::serve
