@@ -1,7 +1,12 @@
-// smx serve: the HTTP inference server (docs/serving.md). SIGINT/SIGTERM stop it gracefully:
-// no new connections, in-flight requests answered, exit status 0.
+// smx serve: the HTTP inference server (docs/serving.md). SIGINT/SIGTERM/SIGHUP stop it
+// gracefully: no new connections, in-flight requests answered, exit status 0. Any startup
+// failure (port out of range or in use, unwritable --port-file, bad key file) exits non-zero.
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -13,10 +18,35 @@
 #include "smx/serve/server.h"
 
 namespace smx::cli {
+namespace {
+
+void check_port(int port) {
+  if (port < 0 || port > 65535) fail("--port {} is outside 1-65535 (0 picks a free port)", port);
+}
+
+// Written to a temporary file renamed into place, so readers never see a partial port.
+void write_port_file(const std::string& path, int port) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (out) out << port << "\n";
+    if (!out || !out.flush())
+      fail("cannot write the port file '{}': {}; pass a --port-file in a writable folder", path,
+           std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
+    std::remove(tmp.c_str());
+    fail("cannot write the port file '{}': {}; pass a --port-file in a writable folder", path, why);
+  }
+}
+
+}  // namespace
 
 void register_serve_command(CLI::App& app) {
   struct Options {
-    std::string model, tokenizer, dtype = "fp32", port_file;
+    std::string model, tokenizer, dtype = "fp32", port_file, pooling, api_key_file;
+    std::vector<std::string> api_keys;
     int threads = 0;
     serve::ServerOptions server;
     int64_t max_wait_ms = 2;
@@ -27,13 +57,24 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--model,-m", o->model, "Model folder (see `smx embed --help`)")->required();
   cmd->add_option("--host", o->server.host, "Address to listen on (loopback by default)")
       ->capture_default_str();
-  cmd->add_option("--port,-p", o->server.port, "Port (0: any free port, printed at startup)")
+  cmd->add_option("--port,-p", o->server.port, "Port 1-65535 (0: any free port, printed)")
       ->capture_default_str();
   cmd->add_option("--port-file", o->port_file, "Write the port to this file once listening");
   cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (overrides the config's)");
   cmd->add_option("--dtype", o->dtype, "fp32 or bf16 (autocast)")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Intra-op threads for the model (0: default)")
       ->capture_default_str();
+  cmd->add_option("--served-model-name", o->server.served_model_name,
+                  "Model name for /v1/embeddings, /v1/models and /info (default: the folder's)");
+  cmd->add_option("--pooling", o->pooling,
+                  "cls, mean or last: default pooling of /v1/embeddings and /embed (default: the "
+                  "folder's 1_Pooling/config.json, else cls)");
+  cmd->add_option("--api-key", o->api_keys,
+                  "Require Authorization: Bearer KEY (repeat for several keys; also SMX_API_KEY)");
+  cmd->add_option("--api-key-file", o->api_key_file, "File of API keys, one per line");
+  cmd->add_option("--cors-allow-origin", o->server.cors_allow_origin,
+                  "Allow browser calls from these origins (comma-separated, or *)");
+  cmd->add_flag("--json-logs", o->server.json_logs, "One JSON line per request on stderr");
   auto& s = o->server;
   cmd->add_option("--max-batch-tokens", s.batcher.max_batch_tokens,
                   "Padded tokens per model call (inputs x padded length)")
@@ -47,7 +88,13 @@ void register_serve_command(CLI::App& app) {
                 "Queued inputs always wait --max-wait-ms for batch-mates (default: only while "
                 "other requests are being read)");
   cmd->add_option("--max-queue", s.batcher.max_queue,
-                  "Queued inputs before requests get 503 + Retry-After")
+                  "Queued inputs before requests get 429 + Retry-After")
+      ->capture_default_str();
+  cmd->add_option("--max-concurrent-requests", s.max_concurrent_requests,
+                  "Model requests in flight before new ones get 429 at once (body unread)")
+      ->capture_default_str();
+  cmd->add_option("--max-connections", s.max_connections,
+                  "Open connections before new ones get 503 at once")
       ->capture_default_str();
   cmd->add_option("--max-body-bytes", s.limits.max_body_bytes, "Request body limit (413 above)")
       ->capture_default_str();
@@ -56,15 +103,14 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--max-text-bytes", s.limits.max_text_bytes, "Bytes per text (413 above)")
       ->capture_default_str();
   cmd->add_option("--max-input-tokens", s.max_input_tokens,
-                  "Tokens per input (0: the model's max_seq_len); over it: 413, or cut with "
+                  "Tokens per input (0: the model's max_seq_len); over it: 413/422, or cut with "
                   "--truncate")
       ->capture_default_str();
-  cmd->add_flag("--truncate", s.truncate, "Cut inputs over --max-input-tokens instead of 413");
+  cmd->add_flag("--truncate", s.truncate, "Cut inputs over --max-input-tokens instead of refusing");
   cmd->add_option("--request-timeout-ms", s.request_timeout_ms,
-                  "Time a request may take in queue + model (504 past it)")
+                  "Time a request may take from its first byte to its answer (504 past it)")
       ->capture_default_str();
-  cmd->add_option("--http-threads", s.http_threads,
-                  "Connections served at once (one thread each; more wait to be accepted)")
+  cmd->add_option("--http-threads", s.http_threads, "Requests handled at once (worker threads)")
       ->capture_default_str();
   cmd->add_option("--keep-alive-requests", s.keep_alive_max_requests,
                   "Requests per kept-alive connection")
@@ -73,10 +119,29 @@ void register_serve_command(CLI::App& app) {
                   "Seconds an idle kept-alive connection stays open")
       ->capture_default_str();
   cmd->add_option("--read-timeout", s.read_timeout_s,
-                  "Seconds a client may stay silent mid-request before it is dropped")
+                  "Seconds a whole request (headers + body) may take to arrive (408 past it)")
       ->capture_default_str();
   cmd->callback([o] {
     const auto& stop = stop_requested();  // install the handlers before anything slow
+    check_port(o->server.port);
+    if (!o->port_file.empty()) {  // fail before the model loads, not after
+      std::ofstream probe(o->port_file + ".tmp");
+      if (!probe)
+        fail("cannot write the port file '{}': {}; pass a --port-file in a writable folder",
+             o->port_file, std::strerror(errno));
+      probe.close();
+      std::remove((o->port_file + ".tmp").c_str());
+    }
+    for (const auto& key : o->api_keys) o->server.api_keys.add(key, "--api-key");
+    if (!o->api_key_file.empty()) o->server.api_keys.add_file(o->api_key_file);
+    if (const char* env = std::getenv("SMX_API_KEY"); env && *env)
+      o->server.api_keys.add(env, "SMX_API_KEY");
+    if (!o->pooling.empty()) {
+      const auto pooling = serve::parse_pooling(o->pooling);
+      if (!pooling || *pooling == serve::Pooling::kTokens)
+        fail("--pooling '{}' must be cls, mean or last", o->pooling);
+      o->server.pooling = *pooling;
+    }
     if (o->threads > 0) torch::set_num_threads(o->threads);
     serve::BundleOptions bundle_options;
     bundle_options.tokenizer = o->tokenizer;
@@ -92,19 +157,27 @@ void register_serve_command(CLI::App& app) {
     o->server.batcher.wait_only_for_announced = !o->always_wait;
     serve::Server server(bundle, o->server);
     const int port = server.bind();
-    if (!o->port_file.empty()) {
-      const std::string tmp = o->port_file + ".tmp";
-      std::ofstream(tmp) << port << "\n";
-      std::rename(tmp.c_str(), o->port_file.c_str());
-    }
-    std::fprintf(stderr, "smx serve: %s on http://%s:%d (%s%s)\n", bundle->config().name.c_str(),
+    if (!o->port_file.empty()) write_port_file(o->port_file, port);
+    std::fprintf(stderr, "smx serve: %s on http://%s:%d (%s%s%s)\n", server.model_name().c_str(),
                  o->server.host.c_str(), port, o->dtype.c_str(),
-                 bundle->task() ? (", task " + bundle->task()->task).c_str() : "");
-    std::thread http([&server] { server.run(); });
-    while (!stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    std::fprintf(stderr, "smx serve: stopping: finishing in-flight requests\n");
+                 bundle->task() ? (", task " + bundle->task()->task).c_str() : "",
+                 o->server.api_keys.empty() ? "" : ", API key required");
+    std::exception_ptr failure;  // written before `failed` is set
+    std::atomic<bool> failed{false};
+    std::thread http([&server, &failure, &failed] {
+      try {
+        server.run();
+      } catch (...) {
+        failure = std::current_exception();
+        failed = true;
+      }
+    });
+    while (!stop.load() && !failed.load())
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!failed.load()) std::fprintf(stderr, "smx serve: stopping: finishing in-flight requests\n");
     server.stop();
     http.join();
+    if (failure) std::rethrow_exception(failure);
     std::fprintf(stderr, "smx serve: stopped\n");
   });
 }

@@ -1,6 +1,7 @@
 #include "smx/serve/inference.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include <torch/torch.h>
@@ -18,6 +19,10 @@ std::vector<float> to_floats(const at::Tensor& t) {
 }
 
 }  // namespace
+
+bool ExampleOutput::finite() const {
+  return std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); });
+}
 
 Precision parse_precision(const std::string& text) {
   if (text == "fp32") return Precision::kFp32;
@@ -37,6 +42,8 @@ OutputKind output_kind(Pooling pooling) {
       return OutputKind::kMean;
     case Pooling::kTokens:
       return OutputKind::kTokens;
+    case Pooling::kLast:
+      return OutputKind::kLast;
   }
   return OutputKind::kCls;
 }
@@ -96,6 +103,9 @@ std::vector<ExampleOutput> InferenceEngine::run(const std::vector<BatchRequest>&
         break;
       case OutputKind::kLogits:
         r.values = to_floats(logits[i]);
+        break;
+      case OutputKind::kLast:
+        r.values = to_floats(hidden[i][n - 1]);
         break;
     }
     r.cols = static_cast<int64_t>(r.values.size()) / r.rows;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -40,6 +42,38 @@ void append_json_floats(std::string& out, const ExampleOutput& output, bool forc
     append_row(out, output.values.data() + r * output.cols, output.cols);
   }
   out += ']';
+}
+
+void l2_normalize(std::vector<float>& values) {
+  double sum = 0;
+  for (const float v : values) sum += double(v) * double(v);
+  if (sum <= 0) return;
+  const double scale = 1.0 / std::sqrt(sum);
+  for (float& v : values) v = static_cast<float>(double(v) * scale);
+}
+
+std::string base64_floats(const std::vector<float>& values) {
+  static const char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::vector<unsigned char> bytes;
+  bytes.reserve(values.size() * 4);
+  for (const float v : values) {
+    uint32_t bits = 0;
+    std::memcpy(&bits, &v, sizeof bits);
+    for (int b = 0; b < 4; ++b) bytes.push_back(static_cast<unsigned char>(bits >> (8 * b)));
+  }
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < bytes.size(); i += 3) {
+    const uint32_t n = (uint32_t(bytes[i]) << 16) |
+                       (i + 1 < bytes.size() ? uint32_t(bytes[i + 1]) << 8 : 0U) |
+                       (i + 2 < bytes.size() ? uint32_t(bytes[i + 2]) : 0U);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < bytes.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
 }
 
 std::string dump_json(const nlohmann::json& j) {

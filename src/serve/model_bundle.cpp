@@ -113,18 +113,20 @@ Pooling parse_pooling_config(const std::string& text, const std::string& source)
   const json j = parse_json(text, source);
   if (!j.is_object()) fail("{}: not a JSON object", source);
   const auto on = [&](const char* key) { return j.contains(key) && j[key] == true; };
-  const int modes = on("pooling_mode_cls_token") + on("pooling_mode_mean_tokens") +
-                    on("pooling_mode_lasttoken");
+  const int modes =
+      on("pooling_mode_cls_token") + on("pooling_mode_mean_tokens") + on("pooling_mode_lasttoken");
   for (const char* key : {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
                           "pooling_mode_weightedmean_tokens"})
     if (on(key))
-      fail("{}: {} is not a pooling smx computes; use cls, mean or last (pooling_mode_cls_token, "
-           "pooling_mode_mean_tokens, pooling_mode_lasttoken)",
-           source, key);
+      fail(
+          "{}: {} is not a pooling smx computes; use cls, mean or last (pooling_mode_cls_token, "
+          "pooling_mode_mean_tokens, pooling_mode_lasttoken)",
+          source, key);
   if (modes != 1)
-    fail("{}: set exactly one of pooling_mode_cls_token, pooling_mode_mean_tokens, "
-         "pooling_mode_lasttoken to true",
-         source);
+    fail(
+        "{}: set exactly one of pooling_mode_cls_token, pooling_mode_mean_tokens, "
+        "pooling_mode_lasttoken to true",
+        source);
   if (on("pooling_mode_mean_tokens")) return Pooling::kMean;
   if (on("pooling_mode_lasttoken")) return Pooling::kLast;
   return Pooling::kCls;

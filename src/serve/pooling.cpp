@@ -10,6 +10,8 @@ std::string to_string(Pooling pooling) {
       return "mean";
     case Pooling::kTokens:
       return "tokens";
+    case Pooling::kLast:
+      return "last";
   }
   return "cls";
 }
@@ -18,6 +20,7 @@ std::optional<Pooling> parse_pooling(std::string_view text) {
   if (text == "cls") return Pooling::kCls;
   if (text == "mean") return Pooling::kMean;
   if (text == "tokens") return Pooling::kTokens;
+  if (text == "last") return Pooling::kLast;
   return std::nullopt;
 }
 

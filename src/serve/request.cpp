@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "smx/data/utf8.h"
 
 namespace smx::serve {
@@ -76,8 +78,11 @@ ParsedRequest parse_request(std::string_view body, const Limits& limits, bool al
     return reject(400, fmt::format("JSON nested deeper than {} levels", limits.max_json_depth));
   json j;
   try {
-    j = json::parse(body.begin(), body.end());
-  } catch (const json::parse_error& e) {
+    JsonLimits json_limits;
+    json_limits.max_depth = limits.max_json_depth;
+    json_limits.max_bytes = limits.max_body_bytes;
+    j = parse_json(body, "request body", json_limits);
+  } catch (const Error& e) {
     return reject(400, fmt::format("malformed JSON: {}", e.what()));
   }
   if (!j.is_object())
@@ -90,7 +95,8 @@ ParsedRequest parse_request(std::string_view body, const Limits& limits, bool al
       if (!value.is_string())
         return reject(400, fmt::format("'pooling' must be a string, got {}", value.type_name()));
       const auto pooling = parse_pooling(value.get_ref<const std::string&>());
-      if (!pooling) return reject(400, "'pooling' must be \"cls\", \"mean\" or \"tokens\"");
+      if (!pooling)
+        return reject(400, "'pooling' must be \"cls\", \"mean\", \"last\" or \"tokens\"");
       r.pooling = *pooling;
       continue;
     }

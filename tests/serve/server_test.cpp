@@ -1,6 +1,6 @@
 // The HTTP server live on a loopback port: good requests, every kind of bad input (then a good
 // request still works), slow and half-closed clients over raw sockets, concurrent clients, the
-// metrics, 503/504, and graceful shutdown (in process and through SIGTERM to `smx serve`).
+// metrics, 429/504, and graceful shutdown (in process and through SIGTERM to `smx serve`).
 #include <httplib.h>
 
 #include <chrono>
@@ -333,7 +333,7 @@ TEST_F(LiveServer, ConcurrentClientsGetTheirOwnResultsAndMetricsCountThem) {
   std::printf("    %d requests ran in %.0f model calls\n", kClients * kRounds, batches);
 }
 
-TEST_F(LiveServer, FullQueueGets503AndSlowRequestsGet504) {
+TEST_F(LiveServer, FullQueueGets429AndSlowRequestsGet504) {
   ServerOptions options = default_options();
   options.batcher.max_queue = 1;
   options.batcher.max_wait_us = 1500000;  // the first input sits in the queue
@@ -347,7 +347,7 @@ TEST_F(LiveServer, FullQueueGets503AndSlowRequestsGet504) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const auto busy = post("/v1/embed", R"({"input": "second"})");
   ASSERT_TRUE(busy);
-  EXPECT_EQ(busy->status, 503) << busy->body;
+  EXPECT_EQ(busy->status, 429) << busy->body;
   EXPECT_EQ(busy->get_header_value("Retry-After"), "1");
   EXPECT_THAT(busy->body, HasSubstr("server busy"));
   const auto done = first.get();

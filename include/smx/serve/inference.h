@@ -19,13 +19,16 @@ Precision parse_precision(const std::string& text);  // "fp32" | "bf16"; throws 
 std::string to_string(Precision precision);
 
 // What to compute for one input.
-enum class OutputKind { kCls, kMean, kTokens, kLogits };
+enum class OutputKind { kCls, kMean, kTokens, kLogits, kLast };
 OutputKind output_kind(Pooling pooling);
 
 struct ExampleOutput {
   std::vector<float> values;  // row-major [rows, cols]
   int64_t rows = 1;           // 1, or the number of tokens for kTokens
   int64_t cols = 0;
+
+  // Whether every value is finite (a model with corrupt weights gives NaN / Inf).
+  bool finite() const;
 };
 
 struct BatchRequest {

@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -19,6 +20,13 @@ void append_json_floats(std::string& out, const ExampleOutput& output, bool forc
 
 // nlohmann dump that replaces invalid UTF-8 instead of throwing.
 std::string dump_json(const nlohmann::json& j);
+
+// Scales `values` to unit L2 norm (in double); all-zero vectors stay as they are.
+void l2_normalize(std::vector<float>& values);
+
+// Base64 (RFC 4648, padded) of the floats as little-endian IEEE float32 bytes: what OpenAI's
+// encoding_format "base64" carries and its clients decode.
+std::string base64_floats(const std::vector<float>& values);
 
 // {"error": "<message>"}
 std::string error_json(std::string_view message);

@@ -1,6 +1,6 @@
 // What an embedding request returns per input: the pooler output ([CLS] through the pooler dense
-// + tanh), the mean of the final hidden states over the input's real tokens, or every real token's
-// hidden state.
+// + tanh), the mean of the final hidden states over the input's real tokens, the last real
+// token's hidden state ([SEP]), or every real token's hidden state.
 #pragma once
 
 #include <optional>
@@ -9,10 +9,10 @@
 
 namespace smx::serve {
 
-enum class Pooling { kCls, kMean, kTokens };
+enum class Pooling { kCls, kMean, kTokens, kLast };
 
 std::string to_string(Pooling pooling);
-// "cls" | "mean" | "tokens"; nullopt for anything else.
+// "cls" | "mean" | "tokens" | "last"; nullopt for anything else.
 std::optional<Pooling> parse_pooling(std::string_view text);
 
 }  // namespace smx::serve
