@@ -43,12 +43,14 @@ clean:
 .PHONY: fuzz loadtest
 FUZZ_TIME ?= 60
 
-# libFuzzer on the HTTP request parser; bounded, not in CI. Needs clang-14 and libclang-rt-14-dev.
+# libFuzzer on the server's parsers (request heads, every route's body); bounded, not in CI.
+# Needs clang-14 and libclang-rt-14-dev.
 fuzz:
 	@command -v clang++-14 >/dev/null || { echo "make fuzz needs clang: apt-get install clang-14 libclang-rt-14-dev"; exit 1; }
 	mkdir -p $(BUILD_DIR)/fuzz/corpus
 	clang++-14 -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
-	  fuzz/request_fuzzer.cpp src/serve/request.cpp src/serve/pooling.cpp src/data/utf8.cpp \
+	  fuzz/request_fuzzer.cpp src/serve/request.cpp src/serve/api_requests.cpp src/serve/http.cpp \
+	  src/serve/pooling.cpp src/data/utf8.cpp src/core/json.cpp \
 	  -lfmt -o $(BUILD_DIR)/fuzz/request_fuzzer
 	$(BUILD_DIR)/fuzz/request_fuzzer -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 	  $(BUILD_DIR)/fuzz/corpus fuzz/corpus
