@@ -28,20 +28,23 @@ struct Options {
   std::string host = "127.0.0.1";
   int port = 8080;
   std::vector<int> concurrency = {1, 4, 16};
-  int requests = 2000;   // per level
-  double duration = 30;  // seconds per level, at most
-  int words = 8;         // words per input text
-  int inputs = 1;        // inputs per request
-  int warmup = 20;       // requests per level not measured
-  int server_pid = 0;    // sample this process's RSS (0: don't)
-  std::string label;     // echoed in the output, e.g. the server flags
+  int requests = 2000;      // per level
+  double duration = 30;     // seconds per level, at most
+  int words = 8;            // words per input text
+  int inputs = 1;           // inputs per request
+  int warmup = 20;          // requests per level not measured
+  int server_pid = 0;       // sample this process's RSS (0: don't)
+  std::string label;        // echoed in the output, e.g. the server flags
+  std::string api = "smx";  // smx: POST /v1/embed {"inputs"}; openai: POST /v1/embeddings {"input"}
+
+  const char* path() const { return api == "openai" ? "/v1/embeddings" : "/v1/embed"; }
 };
 
 [[noreturn]] void usage(const char* message) {
   std::fprintf(stderr,
                "smx_loadtest: %s\nusage: smx_loadtest [--host H] [--port P] [--concurrency 1,4,16] "
                "[--requests N] [--duration S] [--words W] [--inputs K] [--warmup N] "
-               "[--server-pid PID] [--label TEXT]\n",
+               "[--server-pid PID] [--label TEXT] [--api smx|openai]\n",
                message);
   std::exit(2);
 }
@@ -68,7 +71,10 @@ Options parse(int argc, char** argv) {
       o.warmup = std::stoi(value);
     else if (key == "--server-pid")
       o.server_pid = std::stoi(value);
-    else if (key == "--label")
+    else if (key == "--api") {
+      if (value != "smx" && value != "openai") usage("--api takes smx or openai");
+      o.api = value;
+    } else if (key == "--label")
       o.label = value;
     else if (key == "--concurrency") {
       o.concurrency.clear();
@@ -106,7 +112,7 @@ std::string make_body(uint64_t seed, const Options& o) {
     }
     inputs.push_back(text);
   }
-  return nlohmann::json{{"inputs", inputs}}.dump();
+  return nlohmann::json{{o.api == "openai" ? "input" : "inputs", inputs}}.dump();
 }
 
 struct LevelResult {
@@ -133,8 +139,7 @@ LevelResult run_level(const Options& o, int concurrency) {
   // Warm-up: connections, allocator, thread pools.
   {
     httplib::Client client(o.host, o.port);
-    for (int i = 0; i < o.warmup; ++i)
-      client.Post("/v1/embed", make_body(i, o), "application/json");
+    for (int i = 0; i < o.warmup; ++i) client.Post(o.path(), make_body(i, o), "application/json");
   }
   const auto start = Clock::now();
   const auto stop_at = start + std::chrono::duration<double>(o.duration);
@@ -149,7 +154,7 @@ LevelResult run_level(const Options& o, int concurrency) {
         if (n >= o.requests || Clock::now() >= stop_at) break;
         const std::string body = make_body(static_cast<uint64_t>(n) * 7919 + c, o);
         const auto t0 = Clock::now();
-        const auto res = client.Post("/v1/embed", body, "application/json");
+        const auto res = client.Post(o.path(), body, "application/json");
         mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
         if (!res || res->status != 200) ++errors;
       }
@@ -193,8 +198,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  std::printf("# %s  (%d words x %d inputs per request, <= %d requests or %.0f s per level)\n",
-              o.label.c_str(), o.words, o.inputs, o.requests, o.duration);
+  std::printf(
+      "# %s  (POST %s, %d words x %d inputs per request, <= %d requests or %.0f s per "
+      "level)\n",
+      o.label.c_str(), o.path(), o.words, o.inputs, o.requests, o.duration);
   std::printf("%11s %9s %7s %8s %10s %9s %9s %9s   %s\n", "concurrency", "requests", "errors",
               "seconds", "req/s", "p50 ms", "p99 ms", "max ms", "server RSS MiB first/max/last");
   int64_t total_errors = 0;
