@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "smx/core/error.h"
 #include "smx/finetune/task_inference.h"
+#include "smx/io/output_file.h"
 #include "smx/tasks/submission.h"
 #include "task_output.h"
 
@@ -64,6 +65,7 @@ void register_predict_command(CLI::App& app) {
   cmd->add_option("--out,-o", o->out, "Submission file (e.g. RTE.tsv, COPA.jsonl)")->required();
   cmd->add_option("--split", o->split, "test, dev or train")->capture_default_str();
   cmd->callback([o] {
+    io::check_output_is_not_input(o->out, {o->data}, "--out");
     const tasks::TaskSpec& spec = tasks::find_task(o->task);
     const auto model = finetune::load_finetuned(o->model);
     const auto r = finetune::run_on_split(model, o->model, spec, o->data,

@@ -42,6 +42,7 @@ void register_forward_command(CLI::App& app) {
     const data::ForwardInput input = data::parse_forward_input(text, config, o->input);
     configure_threads(o->threads);
     const torch::Device device(o->model.device);
+    model::check_config_fits_file(config, o->weights);
     auto model = model::make_sparse_mixer(config, 0);
     model::load_model_weights(*model, o->weights);
     model->to(device);

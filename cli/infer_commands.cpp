@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "smx/core/error.h"
+#include "smx/io/output_file.h"
 #include "smx/serve/inference.h"
 #include "smx/serve/json_output.h"
 #include "smx/serve/jsonl_stream.h"
@@ -26,12 +27,14 @@ struct InferOptions {
   int64_t max_batch_tokens = 8192, max_batch_size = 64, max_tokens = 0;
   size_t window = 1024;
   bool skip_bad = false;
+  bool allow_nonfinite = false;
 };
 
 void run_inference(Mode mode, const InferOptions& o) {
   if (o.threads > 0) torch::set_num_threads(o.threads);
   serve::BundleOptions bundle_options;
   bundle_options.tokenizer = o.tokenizer;
+  bundle_options.allow_nonfinite = o.allow_nonfinite;
   const auto bundle = serve::ModelBundle::load(o.model, bundle_options);
   if (mode != Mode::kEmbed && !bundle->task())
     fail(
@@ -60,12 +63,8 @@ void run_inference(Mode mode, const InferOptions& o) {
     if (!in_file) fail("cannot open --input '{}'", o.input);
   }
   std::istream& in = in_file.is_open() ? static_cast<std::istream&>(in_file) : std::cin;
-  std::ofstream out_file;
-  if (!o.output.empty() && o.output != "-") {
-    out_file.open(o.output, std::ios::binary | std::ios::trunc);
-    if (!out_file) fail("cannot write --output '{}'", o.output);
-  }
-  std::ostream& out = out_file.is_open() ? static_cast<std::ostream&>(out_file) : std::cout;
+  io::OutputFile out_file(o.output, {o.input, o.model});  // never over the input
+  std::ostream& out = out_file.stream();
 
   serve::JsonlOptions stream_options;
   stream_options.window = o.window;
@@ -85,7 +84,14 @@ void run_inference(Mode mode, const InferOptions& o) {
           std::vector<serve::BatchRequest> requests;
           for (const size_t i : batch) requests.push_back({&encoded[i].encoded, kind});
           auto results = engine.run(requests);
-          for (size_t k = 0; k < batch.size(); ++k) outputs[batch[k]] = std::move(results[k]);
+          for (size_t k = 0; k < batch.size(); ++k) {
+            // A NaN score must never become a label or a "null" in the output file.
+            if (!results[k].finite())
+              fail("{} line {}: the model's output is non-finite (NaN or Inf); its weights are "
+                   "broken (see --allow-nonfinite); nothing was written",
+                   source, records[batch[k]].line);
+            outputs[batch[k]] = std::move(results[k]);
+          }
         }
         std::vector<std::string> lines;
         for (size_t i = 0; i < records.size(); ++i) {
@@ -106,6 +112,7 @@ void run_inference(Mode mode, const InferOptions& o) {
         }
         return lines;
       });
+  out_file.commit();
   std::fprintf(stderr, "smx: %lld records, %lld bad lines\n", static_cast<long long>(stats.records),
                static_cast<long long>(stats.errors));
 }
@@ -143,6 +150,9 @@ void register_mode(CLI::App& app, Mode mode, const char* name, const char* descr
   cmd->add_flag("--skip-bad", o->skip_bad,
                 "Write {\"line\": n, \"error\": ...} for a bad line and go on (default: stop)");
   cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (overrides the config's)");
+  cmd->add_flag("--allow-nonfinite", o->allow_nonfinite,
+                "Load weights that hold NaN or Inf (refused by default); non-finite outputs are "
+                "still errors");
   cmd->callback([mode, o] { run_inference(mode, *o); });
 }
 

@@ -1,11 +1,16 @@
 // smx: train and serve Sparse Mixer encoders.
+#include <csignal>
 #include <cstdio>
 #include <exception>
 
 #include "commands.h"
 #include "smx/core/error.h"
+#include "smx/io/output_file.h"
 
 int main(int argc, char** argv) {
+  // A closed stdout (`smx embed ... | head`) must not kill the process silently: writes then fail
+  // with EPIPE and the command reports it (io::check_stdout) after saving what it can.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"smx: Sparse Mixer encoders (MoE + linear mixing) in C++"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Print help for every subcommand");
@@ -25,6 +30,7 @@ int main(int argc, char** argv) {
   smx::cli::register_launch_command(app);
   try {
     app.parse(argc, argv);
+    smx::io::check_stdout();
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const smx::Error& e) {

@@ -8,6 +8,7 @@
 #include "model_options.h"
 #include "signals.h"
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "smx/dist/training_session.h"
 #include "smx/io/text_file.h"
 #include "smx/train/pretrainer.h"
@@ -73,7 +74,7 @@ void register_pretrain_command(CLI::App& app) {
     if (!o->resume.empty()) {
       if (!o->out.empty()) fail("pass either --out (new run) or --resume (existing run), not both");
       options = train::pretrain_options_from_json(
-          nlohmann::json::parse(io::read_text_file(o->resume + "/options.json")),
+          parse_json(io::read_text_file(o->resume + "/options.json"), o->resume + "/options.json"),
           o->resume + "/options.json");
       for (const auto& [flag, copy] : o->given)
         if (cmd->count(flag) > 0) copy(options);

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
+#include "smx/io/text_file.h"
 
 namespace smx {
 namespace {
@@ -38,7 +40,9 @@ T get_as(const json& value) {
     }
     return value.get<T>();
   } catch (const std::exception& e) {
-    fail("value {} is {}", value.dump(), e.what());
+    std::string shown = value.dump();  // bounded: inputs come through parse_json
+    if (shown.size() > 80) shown = shown.substr(0, 77) + "...";
+    fail("value {} is {}", shown, e.what());
   }
 }
 
@@ -126,13 +130,7 @@ std::string known_keys() {
 }
 
 json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail("cannot open config file '{}'", path);
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    fail("config file '{}' is not valid JSON: {}", path, e.what());
-  }
+  return parse_json(io::read_text_file(path), "config file " + path);
 }
 
 }  // namespace
@@ -180,17 +178,22 @@ bool ModelConfig::is_moe_layer(int64_t layer) const {
 void ModelConfig::validate() const {
   const std::string where = "config '" + name + "'";
   mixing_kind();  // throws on an unknown arch
-  auto positive = [&](const char* key, int64_t value) {
-    if (value < 1) fail("{}: {} is {}; it must be at least 1", where, key, value);
+  // Upper bounds far above any real encoder keep every parameter and FLOP count of accounting/
+  // inside int64 (a hostile config cannot make `smx info` print negative sizes) and stop a typo
+  // from allocating terabytes.
+  auto in_range = [&](const char* key, int64_t value, int64_t max) {
+    if (value < 1 || value > max)
+      fail("{}: {} is {}; it must be between 1 and {}", where, key, value, max);
   };
-  positive("vocab_size", vocab_size);
+  auto positive = [&](const char* key, int64_t value) { in_range(key, value, int64_t{1} << 16); };
+  in_range("vocab_size", vocab_size, int64_t{1} << 24);
   positive("type_vocab_size", type_vocab_size);
-  positive("max_seq_len", max_seq_len);
+  in_range("max_seq_len", max_seq_len, int64_t{1} << 20);
   positive("d_emb", d_emb);
   positive("d_model", d_model);
-  positive("d_ff", d_ff);
+  in_range("d_ff", d_ff, int64_t{1} << 18);
   positive("num_heads", num_heads);
-  positive("num_layers", num_layers);
+  in_range("num_layers", num_layers, 1024);
   if (pad_id < 0 || pad_id >= vocab_size)
     fail("{}: pad_id {} is outside the vocabulary [0, {})", where, pad_id, vocab_size);
   auto count = [&](const char* key, int64_t value) {
@@ -203,8 +206,8 @@ void ModelConfig::validate() const {
   if (has_attention && d_model % num_heads != 0)
     fail("{}: d_model {} is not divisible by num_heads {}", where, d_model, num_heads);
   if (num_moe_layers > 0) {
-    positive("num_experts", num_experts);
-    positive("expert_d_ff", expert_d_ff);
+    in_range("num_experts", num_experts, int64_t{1} << 14);
+    in_range("expert_d_ff", expert_d_ff, int64_t{1} << 18);
     if (!(train_capacity_factor > 0) || !(eval_capacity_factor > 0))
       fail("{}: capacity factors must be > 0 (train {}, eval {})", where, train_capacity_factor,
            eval_capacity_factor);
@@ -219,9 +222,11 @@ void ModelConfig::validate() const {
           "experts-choose picks tokens per expert",
           where, num_selected_experts);
   }
-  if (max_group_size < 0)
-    fail("{}: max_group_size is {}; use routing_groups \"sequence\" or \"tokens:N\"", where,
-         max_group_size);
+  if (max_group_size < 0 || max_group_size > (int64_t{1} << 32))
+    fail("{}: max_group_size is {}; use routing_groups \"sequence\" or \"tokens:N\" with N <= "
+         "2^32", where, max_group_size);
+  if (min_expert_capacity > (int64_t{1} << 32))
+    fail("{}: min_expert_capacity is {}; it must be <= 2^32", where, min_expert_capacity);
   auto rate = [&](const char* key, double value) {
     if (!(value >= 0.0 && value < 1.0))
       fail("{}: {} is {}; a rate must be in [0, 1)", where, key, value);
@@ -357,8 +362,8 @@ ModelConfig load_model_config(const std::string& name_or_path,
       fail("--set '{}' is not key=value (for example --set num_layers=4)", override_text);
     const std::string key = override_text.substr(0, eq);
     const std::string value = override_text.substr(eq + 1);
-    json parsed = json::parse(value, nullptr, /*allow_exceptions=*/false);
-    j[key] = parsed.is_discarded() ? json(value) : parsed;
+    // A value that is not JSON is taken as a string (--set tokenizer=tok.model).
+    j[key] = json_is_valid(value) ? parse_json(value, "--set " + key) : json(value);
   }
   return ModelConfig::from_json(j, path);
 }

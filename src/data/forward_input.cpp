@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "smx/data/batch_padding.h"
 
 namespace smx::data {
@@ -33,9 +34,8 @@ std::vector<std::vector<int64_t>> read_rows(const json& j, const std::string& ke
 
 ForwardInput parse_forward_input(const std::string& text, const ModelConfig& config,
                                  const std::string& source) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    fail("{}: not a JSON object (see docs/forward-input.md)", source);
+  const json j = parse_json(text, source);
+  if (!j.is_object()) fail("{}: not a JSON object (see docs/forward-input.md)", source);
   for (const auto& [key, value] : j.items())
     if (key != "input_ids" && key != "type_ids" && key != "masked_lm_positions")
       fail("{}: unknown key '{}' (expected input_ids, type_ids, masked_lm_positions)", source, key);

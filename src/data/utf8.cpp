@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "smx/core/error.h"
+
 namespace smx {
 
 std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
@@ -35,6 +37,16 @@ std::optional<std::size_t> find_invalid_utf8(std::string_view text) {
     i += len;
   }
   return std::nullopt;
+}
+
+void check_text_line(std::string_view text, std::string_view file, long long line) {
+  if (const auto nul = text.find('\0'); nul != std::string_view::npos)
+    fail("{}:{}: NUL byte at byte {} of the line (binary content); the input must be UTF-8 text",
+         file, line, nul);
+  if (const auto bad = find_invalid_utf8(text))
+    fail("{}:{}: byte {} of the line is not valid UTF-8 (0x{:02x}); the input must be UTF-8 text. "
+         "A Latin-1 file converts with `iconv -f latin1 -t utf-8`",
+         file, line, *bad, static_cast<unsigned>(static_cast<unsigned char>(text[*bad])));
 }
 
 }  // namespace smx

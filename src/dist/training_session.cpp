@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "smx/dist/expert_parallel.h"
 #include "smx/dist/gradient_sync.h"
 #include "smx/model/model_weights.h"
@@ -199,12 +200,8 @@ void TrainingSession::gather(io::CheckpointContents& c) const {
 
 void TrainingSession::restore(io::CheckpointContents& c) const {
   // Data: one stream ("examples" or a single process) or one per rank ("documents").
-  json wrapper;
-  try {
-    wrapper = json::parse(c.data_state);
-  } catch (const json::exception&) {
-    // not ours to judge: the data stream reports a malformed state itself
-  }
+  // A malformed state is not ours to judge: the data stream reports it itself.
+  const json wrapper = json_is_valid(c.data_state) ? parse_json(c.data_state, "data.json") : json();
   const bool per_rank = wrapper.is_object() && wrapper.contains(kDataStates);
   const bool want_per_rank = group_ && options_.shard == "documents";
   if (per_rank) {

@@ -6,6 +6,7 @@
 
 #include "smx/core/autocast.h"
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "smx/io/safetensors.h"
 #include "smx/io/text_file.h"
 #include "smx/model/model_weights.h"
@@ -79,8 +80,8 @@ InitSource resolve_init(const std::string& run_or_weights,
       const auto eq = text.find('=');
       if (eq == std::string::npos || eq == 0)
         fail("--set '{}' is not key=value (for example --set eval_capacity_factor=2)", text);
-      const json value = json::parse(text.substr(eq + 1), nullptr, false);
-      j[text.substr(0, eq)] = value.is_discarded() ? json(text.substr(eq + 1)) : value;
+      const std::string value = text.substr(eq + 1);
+      j[text.substr(0, eq)] = json_is_valid(value) ? parse_json(value, "--set " + text) : json(value);
     }
     config = ModelConfig::from_json(j, run_or_weights + " (recorded config with --set)");
   }
@@ -92,6 +93,7 @@ std::shared_ptr<model::SparseMixer> load_encoder_weights(const ModelConfig& conf
                                                          int64_t num_outputs, uint64_t seed) {
   // Load the whole file (with its own head size) into a scratch model: that checks the recorded
   // architecture and every tensor before anything is used.
+  model::check_config_fits_file(config, weights);
   model::SparseMixer pretrained(config, stored_outputs(weights));
   model::load_model_weights(pretrained, weights);
   auto fresh = model::make_sparse_mixer(config, seed, num_outputs);
@@ -128,14 +130,16 @@ Tokenizer load_tokenizer_for(const ModelConfig& config, const std::string& overr
 }
 
 void save_finetuned(const std::string& dir, const model::SparseMixer& model,
-                    const ModelConfig& config, const json& task_info) {
+                    const ModelConfig& config, const json& task_info,
+                    std::map<std::string, std::string> metadata) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) fail("cannot create model folder '{}': {}", dir, ec.message());
   io::write_file_atomically(dir + "/config.json", config.to_json().dump(2) + "\n");
-  model::save_model_weights(model, dir + "/model.safetensors",
-                            {{"smx.task", task_info.value("task", "")}});
-  io::write_file_atomically(dir + "/task.json", task_info.dump(2) + "\n");
+  if (!task_info.is_null()) metadata["smx.task"] = task_info.value("task", "");
+  model::save_model_weights(model, dir + "/model.safetensors", std::move(metadata));
+  if (!task_info.is_null())
+    io::write_file_atomically(dir + "/task.json", task_info.dump(2) + "\n");
 }
 
 FinetunedModel load_finetuned(const std::string& dir) {
@@ -143,14 +147,14 @@ FinetunedModel load_finetuned(const std::string& dir) {
   if (!fs::exists(task_path))
     fail("--model '{}': no task.json; pass the --out folder of smx finetune", dir);
   FinetunedModel m;
-  m.task_info = json::parse(io::read_text_file(task_path), nullptr, false);
-  if (m.task_info.is_discarded() || !m.task_info.is_object())
-    fail("{}: not a JSON object", task_path);
+  m.task_info = parse_json(io::read_text_file(task_path), task_path);
+  if (!m.task_info.is_object()) fail("{}: not a JSON object", task_path);
   if (!m.task_info.contains("num_outputs") || !m.task_info["num_outputs"].is_number_integer())
     fail("{}: missing integer field 'num_outputs'", task_path);
   if (!m.task_info.contains("task") || !m.task_info["task"].is_string())
     fail("{}: missing string field 'task'", task_path);
   m.config = load_model_config(dir + "/config.json");
+  model::check_config_fits_file(m.config, dir + "/model.safetensors");
   m.model =
       std::make_shared<model::SparseMixer>(m.config, m.task_info["num_outputs"].get<int64_t>());
   model::load_model_weights(*m.model, dir + "/model.safetensors");

@@ -44,13 +44,15 @@ void save_module_weights(const torch::nn::Module& module, const std::string& pat
 }
 
 std::map<std::string, std::string> load_module_weights(torch::nn::Module& module,
-                                                       const std::string& path) {
-  return load_module_weights(module, read_safetensors(path), path);
+                                                       const std::string& path,
+                                                       const WeightLoadOptions& options) {
+  return load_module_weights(module, read_safetensors(path), path, options);
 }
 
 std::map<std::string, std::string> load_module_weights(torch::nn::Module& module,
                                                        SafetensorsFile file,
-                                                       const std::string& path) {
+                                                       const std::string& path,
+                                                       const WeightLoadOptions& options) {
   std::map<std::string, at::Tensor> from_file;
   for (auto& nt : file.tensors) from_file.emplace(nt.name, nt.tensor);
 
@@ -86,6 +88,19 @@ std::map<std::string, std::string> load_module_weights(torch::nn::Module& module
         "weights file '{}' does not match the model: {} (was it saved from a model with a "
         "different configuration?)",
         path, fmt::join(parts, "; "));
+  }
+  if (!options.allow_nonfinite) {
+    std::vector<std::string> nonfinite;
+    for (const auto& [name, target] : targets) {
+      const at::Tensor& t = from_file.at(name);
+      if (at::isFloatingType(t.scalar_type()) && !at::isfinite(t).all().item<bool>())
+        nonfinite.push_back(name);
+    }
+    if (!nonfinite.empty())
+      fail(
+          "weights file '{}' holds NaN or Inf values in {}: the run diverged or the file is "
+          "corrupt. Load an earlier checkpoint, or pass --allow-nonfinite to load it anyway",
+          path, first_few(nonfinite));
   }
 
   torch::NoGradGuard no_grad;

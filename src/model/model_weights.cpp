@@ -1,8 +1,12 @@
 #include "smx/model/model_weights.h"
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
+#include "smx/accounting/accounting.h"
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "smx/io/safetensors.h"
 #include "smx/io/weights.h"
 
@@ -25,11 +29,12 @@ void save_model_weights(const SparseMixer& model, const std::string& path,
   io::save_module_weights(model, path, metadata);
 }
 
-std::map<std::string, std::string> load_model_weights(SparseMixer& model, const std::string& path) {
+std::map<std::string, std::string> load_model_weights(SparseMixer& model, const std::string& path,
+                                                      const io::WeightLoadOptions& options) {
   io::SafetensorsFile file = io::read_safetensors(path);
   const auto it = file.metadata.find(kConfigKey);
   if (it != file.metadata.end()) {
-    const auto saved = nlohmann::json::parse(it->second, nullptr, false);
+    const auto saved = parse_json(it->second, path + " (metadata " + kConfigKey + ")");
     const auto current = model.config().to_json();
     if (saved.is_object()) {
       std::string diffs;
@@ -46,17 +51,31 @@ std::map<std::string, std::string> load_model_weights(SparseMixer& model, const 
             path, saved.value("name", "?"), diffs);
     }
   }
-  return io::load_module_weights(model, std::move(file), path);
+  return io::load_module_weights(model, std::move(file), path, options);
 }
 
 ModelConfig recorded_config(const std::string& path) {
   const io::SafetensorsFile file = io::read_safetensors(path);
   const auto it = file.metadata.find(kConfigKey);
   if (it == file.metadata.end()) fail("weights file '{}' records no model config", path);
-  const auto j = nlohmann::json::parse(it->second, nullptr, false);
-  if (j.is_discarded())
-    fail("weights file '{}' has a corrupt '{}' metadata entry", path, kConfigKey);
-  return ModelConfig::from_json(j, path + " (recorded config)");
+  const auto j = parse_json(it->second, path + " (metadata " + kConfigKey + ")");
+  ModelConfig config = ModelConfig::from_json(j, path + " (recorded config)");
+  check_config_fits_file(config, path);
+  return config;
+}
+
+void check_config_fits_file(const ModelConfig& config, const std::string& path) {
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  if (ec) fail("cannot read the size of weights file '{}': {}", path, ec.message());
+  const int64_t needed = accounting::account(config).encoder_parameters;
+  if (static_cast<double>(needed) * 2.0 > static_cast<double>(bytes))
+    fail(
+        "weights file '{}' ({} bytes) cannot hold the {} encoder parameters that config '{}' "
+        "describes (vocab_size {}, d_model {}, num_layers {}, num_experts {}): the config does "
+        "not belong to this file, or one of them is corrupt",
+        path, bytes, needed, config.name, config.vocab_size, config.d_model, config.num_layers,
+        config.num_experts);
 }
 
 }  // namespace smx::model

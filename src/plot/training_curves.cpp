@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 
 namespace smx::plot {
 
@@ -17,8 +18,9 @@ RunMetrics read_run_metrics(const std::string& run_dir) {
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.empty()) continue;
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("step"))
+    const std::string where = fmt::format("{}:{}", path, number);
+    auto j = json_is_valid(line) ? parse_json(line, where) : nlohmann::json();
+    if (!j.is_object() || !j.contains("step"))
       fail("{}:{}: not a metrics record (a JSON object with a \"step\")", path, number);
     (j.value("type", "train") == "eval" ? run.eval : run.train).push_back(std::move(j));
   }

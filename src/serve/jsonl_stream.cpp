@@ -37,6 +37,8 @@ std::string parse_jsonl_record(std::string_view line, int64_t line_number, const
     return fmt::format("line has {} bytes; the limit is {}", line.size(), limits.max_body_bytes);
   if (json_nesting_depth(line, limits.max_json_depth) > limits.max_json_depth)
     return fmt::format("JSON nested deeper than {} levels", limits.max_json_depth);
+  if (const auto bad = find_invalid_utf8(line))
+    return fmt::format("byte {} of the line is not valid UTF-8; the input must be UTF-8 text", *bad);
   const json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return "malformed JSON";
   if (!j.is_object())

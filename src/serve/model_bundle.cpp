@@ -79,6 +79,7 @@ std::shared_ptr<ModelBundle> ModelBundle::load(const std::string& dir,
                                                                (root / "config.json").string()),
                                                     (root / "config.json").string())
                            : model::recorded_config(weights.string());
+  model::check_config_fits_file(config, weights.string());
   if (!options.tokenizer.empty()) config.tokenizer = options.tokenizer;
   if (config.tokenizer.empty())
     fail("{}: the config records no tokenizer; pass --tokenizer PATH.model", dir);
@@ -95,7 +96,7 @@ std::shared_ptr<ModelBundle> ModelBundle::load(const std::string& dir,
     fail("{}: tokenizer '{}' has {} pieces but the model's vocab_size is {}", dir, config.tokenizer,
          tokenizer->vocab_size(), config.vocab_size);
   auto model = model::make_sparse_mixer(config, 0, task ? task->num_outputs : 2);
-  model::load_model_weights(*model, weights.string());
+  model::load_model_weights(*model, weights.string(), {options.allow_nonfinite});
   model->eval();
   auto bundle = std::make_shared<ModelBundle>(config, std::move(tokenizer), std::move(model),
                                               std::move(task));

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
+#include "smx/io/text_file.h"
 #include "smx/tasks/metrics.h"
 
 namespace smx::tasks {
@@ -121,11 +122,7 @@ std::string format_submission(const TaskSpec& spec, const std::vector<TaskExampl
 
 void write_submission(const TaskSpec& spec, const std::vector<TaskExample>& examples,
                       const std::vector<std::vector<float>>& outputs, const std::string& path) {
-  const std::string text = format_submission(spec, examples, outputs);
-  std::ofstream out(path, std::ios::binary);
-  if (!out) fail("{}: cannot open for writing; check that the folder exists", path);
-  out << text;
-  if (!out) fail("{}: write failed (disk full?)", path);
+  io::write_file_atomically(path, format_submission(spec, examples, outputs));
 }
 
 }  // namespace smx::tasks

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "tasks/text_lines.h"
 
 namespace smx::tasks {
@@ -246,13 +247,7 @@ std::vector<TaskExample> read_superglue_jsonl(const TaskSpec& spec, const std::s
   std::vector<TaskExample> examples;
   int64_t group = 0;  // running question / query number
   for (const TextLine& line : read_text_lines(path)) {
-    json row;
-    try {
-      row = json::parse(line.text);
-    } catch (const json::parse_error& e) {
-      fail("{}:{}: not valid JSON ({}); the file must hold one JSON object per line", path,
-           line.number, e.what());
-    }
+    const json row = parse_json(line.text, fmt::format("{}:{}", path, line.number));
     if (!row.is_object())
       fail("{}:{}: expected a JSON object, found {}", path, line.number, row.type_name());
     if (stats) ++stats->rows;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "smx/core/error.h"
+#include "smx/data/utf8.h"
 
 namespace smx::tasks {
 
@@ -24,7 +25,10 @@ std::vector<TextLine> read_text_lines(const std::string& path) {
     ++number;
     size_t stop = end;
     if (stop > start && data[stop - 1] == '\r') --stop;  // CRLF
-    if (stop > start) lines.push_back({number, data.substr(start, stop - start)});
+    if (stop > start) {
+      lines.push_back({number, data.substr(start, stop - start)});
+      check_text_line(lines.back().text, path, number);
+    }
     start = end + 1;
   }
   return lines;

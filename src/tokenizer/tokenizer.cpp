@@ -5,6 +5,9 @@
 #include <unordered_map>
 
 #include "smx/core/error.h"
+#include "smx/data/utf8.h"
+#include "smx/io/output_file.h"
+#include "smx/io/text_file.h"
 #include "tokenizer/sentencepiece_backend.h"
 
 namespace smx {
@@ -25,6 +28,15 @@ int32_t special_piece_id(const detail::SentencePieceBackend& sp, const char* pie
         path, piece);
   }
   return id;
+}
+
+// SentencePiece would train on Latin-1 bytes or NULs silently; the corpus must be UTF-8 text.
+void check_text_file(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string line;
+  long long number = 0;
+  while (std::getline(in, line)) check_text_line(line, file, ++number);
+  if (in.bad()) fail("tokenizer training: reading {} failed at line {}", file, number + 1);
 }
 
 }  // namespace
@@ -83,10 +95,12 @@ void Tokenizer::train(const TokenizerTrainOptions& options) {
           "take; rename the file",
           file);
     }
+    check_text_file(file);
     if (!inputs.empty()) inputs += ',';
     inputs += file;
   }
   if (options.output_path.empty()) fail("tokenizer training: no output path given; pass --out");
+  io::check_output_is_not_input(options.output_path, options.input_files, "--out");
   if (options.vocab_size < 8) {
     fail("tokenizer training: vocab size {} is too small; it must hold 7 special pieces plus text",
          options.vocab_size);
@@ -128,13 +142,7 @@ void Tokenizer::train(const TokenizerTrainOptions& options) {
         "than the text supports needs hard_vocab_limit=false)",
         inputs, error);
   }
-  std::ofstream out(options.output_path, std::ios::binary | std::ios::trunc);
-  out.write(model.data(), static_cast<std::streamsize>(model.size()));
-  out.close();
-  if (!out) {
-    fail("tokenizer training: could not write {}; check that the directory exists and is writable",
-         options.output_path);
-  }
+  io::write_file_atomically(options.output_path, model);
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {

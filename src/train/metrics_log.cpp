@@ -4,11 +4,14 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 #include <unistd.h>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
+#include "smx/io/text_file.h"
 
 namespace smx::train {
 namespace {
@@ -72,7 +75,7 @@ void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
       static_cast<double>(step) / static_cast<double>(std::max<int64_t>(1, total_steps_));
   double eta = done > 0 ? elapsed_s * (1.0 - done) / done : 0.0;
   if (time_limit_s_ > 0) eta = std::max(0.0, std::min(eta, time_limit_s_ - elapsed_s));
-  const std::string stats =
+  std::string stats =
       r.contains("mlm_accuracy")
           ? fmt::format(
                 "step {}/{} loss {:.4f} mlm {:.3f} nsp {:.3f} {:.0f} tok/s lr {:.2e} elapsed {} "
@@ -82,6 +85,10 @@ void MetricsLog::train(const nlohmann::json& r, double elapsed_s) {
                 r.at("lr").get<double>(), duration(elapsed_s), duration(eta))
           : fmt::format("{}step {}/{}{} elapsed {} eta {}", prefix_, step, total_steps_,
                         numeric_fields(r), duration(elapsed_s), duration(eta));
+  if (r.contains("data_wait_s"))  // the input pipeline: a starved trainer waits here
+    stats +=
+        fmt::format(" | data {:.0f} tok/s wait {:.1f} ms/step", r.value("data_tokens_per_s", 0.0),
+                    1e3 * r.at("data_wait_s").get<double>());
   if (tty_) {
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(done * kWidth);
@@ -108,6 +115,32 @@ void MetricsLog::eval(const nlohmann::json& r) {
     std::fprintf(stderr, "%seval step %lld:%s\n", prefix_.c_str(),
                  static_cast<long long>(r.value("step", int64_t{0})), numeric_fields(r).c_str());
   }
+}
+
+int64_t MetricsLog::drop_records_after(const std::string& path, int64_t step) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return 0;
+  const std::string text = io::read_text_file(path);
+  std::string kept;
+  int64_t dropped = 0;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    const bool complete = end != std::string::npos;
+    if (!complete) end = text.size();
+    const std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    const nlohmann::json record =
+        complete && json_is_valid(line) ? parse_json(line, path) : nlohmann::json();
+    if (!record.is_object() || !record.contains("step") || !record["step"].is_number_integer() ||
+        record["step"].get<int64_t>() > step) {
+      ++dropped;
+      continue;
+    }
+    kept.append(line).push_back('\n');
+  }
+  if (dropped > 0) io::write_file_atomically(path, kept);
+  return dropped;
 }
 
 void MetricsLog::message(const std::string& text) {

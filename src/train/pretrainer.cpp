@@ -15,6 +15,7 @@
 #include "smx/data/text_corpus.h"
 #include "smx/dist/training_session.h"
 #include "smx/io/checkpoint.h"
+#include "smx/io/run_lock.h"
 #include "smx/io/text_file.h"
 #include "smx/model/model_weights.h"
 #include "smx/tokenizer/tokenizer.h"
@@ -153,6 +154,9 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   config.tokenizer = fs::absolute(tokenizer_path).string();
   io::CheckpointManager checkpoints(o.out_dir, o.keep_checkpoints);  // also checks it is writable
   dist::TrainingSession dist(o.dist);  // single-process unless a process group was initialised
+  // Rank 0 is the one writer of the run folder; a second job on it fails here, before any write.
+  std::optional<io::RunLock> run_lock;
+  if (dist.primary()) run_lock.emplace(o.out_dir);
 
   const at::Device device = dist.device(at::Device(o.device));
   configure_threads(o.threads);
@@ -170,8 +174,14 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   int64_t step = 0;
   double prior_elapsed = 0;
   if (o.resume) {
-    const auto folder = checkpoints.latest();
-    if (!folder) fail("--resume: no checkpoint in '{}'", checkpoints.directory());
+    std::vector<std::string> skipped;
+    const auto folder = checkpoints.latest_intact(dist.primary(), &skipped);
+    if (dist.primary())
+      for (const auto& why : skipped)
+        fmt::print(stderr, "smx: warning: checkpoint {}; resuming from an older one\n", why);
+    if (!folder)
+      fail("--resume: no intact checkpoint in '{}'{}", checkpoints.directory(),
+           skipped.empty() ? "" : " (see the warnings above); start a new run with --out");
     dist.load_weights(*model, *folder + "/model.safetensors");
     io::CheckpointContents c = io::CheckpointManager::load(*folder);
     dist.restore(c);
@@ -201,6 +211,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
     io::write_file_atomically(o.out_dir + "/options.json", to_json(o).dump(2) + "\n");
   }
 
+  if (o.resume && dist.primary())  // records a killed run wrote after its last checkpoint
+    MetricsLog::drop_records_after(o.out_dir + "/metrics.jsonl", step);
   MetricsLog log(dist.primary() ? o.out_dir + "/metrics.jsonl" : "", o.steps);  // "": silent
   log.set_time_limit(o.max_time_s);
   auto save = [&](int64_t at_step, double elapsed) {

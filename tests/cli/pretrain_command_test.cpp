@@ -3,6 +3,7 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -11,6 +12,8 @@
 #include <gtest/gtest.h>
 #include <spawn.h>
 #include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
 
 #include "smx/io/checkpoint.h"
 #include "smx/io/safetensors.h"
@@ -123,6 +126,68 @@ TEST(PretrainCommandTest, SigtermCheckpointsAndResumeFinishes) {
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_THAT(r.output,
               ::testing::HasSubstr(fmt::format("steps {}..{}", stopped_at, stopped_at + 3)));
+}
+
+TEST(PretrainCommandTest, SighupCheckpointsLikeSigterm) {
+  smx::testing::ScratchDir dir;
+  dir.write("corpus.txt", smx::testing::numbered_corpus(150));
+  const pid_t pid = spawn(pretrain_args(dir, false));
+  wait_for_checkpoint_after(dir.file("run"), 0);
+  ::kill(pid, SIGHUP);  // a closed terminal or ssh session: was death without a checkpoint
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_GT(check_latest_is_readable(dir.file("run")), 0);
+}
+
+TEST(PretrainCommandTest, SecondProcessOnTheSameRunFolderIsRefused) {
+  smx::testing::ScratchDir dir;
+  dir.write("corpus.txt", smx::testing::numbered_corpus(150));
+  const pid_t pid = spawn(pretrain_args(dir, false));
+  wait_for_checkpoint_after(dir.file("run"), 0);
+  const auto r = smx::testing::run_smx("pretrain --resume " + dir.file("run") + " --steps 500");
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_NE(r.status, 0);
+  EXPECT_THAT(r.output, ::testing::HasSubstr("is in use by another smx process (pid " +
+                                             std::to_string(pid) + ")"));
+}
+
+// kill -9, a corrupt newest checkpoint, then --resume: a warning, the older checkpoint, and a
+// metrics.jsonl whose train records have each step once.
+TEST(PretrainCommandTest, ResumeFallsBackToAnIntactCheckpointWithoutDuplicateRecords) {
+  smx::testing::ScratchDir dir;
+  dir.write("corpus.txt", smx::testing::numbered_corpus(150));
+  auto args = pretrain_args(dir, false);
+  args.insert(args.end(), {"--log-every", "1"});
+  const pid_t pid = spawn(args);
+  wait_for_checkpoint_after(dir.file("run"), 3);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  io::CheckpointManager manager(dir.file("run"), 2);
+  const std::string newest = *manager.latest();
+  {
+    const std::string weights = newest + "/model.safetensors";
+    std::fstream f(weights, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(weights) / 2));
+    f.write("\x7f\x7f\x7f\x7f", 4);
+  }
+  const auto r = smx::testing::run_smx("pretrain --resume " + dir.file("run") + " --stop-after 3");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr("warning: checkpoint " + newest));
+  EXPECT_THAT(r.output, ::testing::HasSubstr("fails its checksum"));
+  EXPECT_TRUE(std::filesystem::exists(newest + ".corrupt"));
+
+  std::ifstream in(dir.file("run") + "/metrics.jsonl");
+  std::vector<int64_t> steps;
+  for (std::string line; std::getline(in, line);) {
+    const auto record = nlohmann::json::parse(line);  // every line whole
+    if (record["type"] == "train") steps.push_back(record["step"].get<int64_t>());
+  }
+  ASSERT_FALSE(steps.empty());
+  for (size_t i = 1; i < steps.size(); ++i)
+    EXPECT_LT(steps[i - 1], steps[i]) << "train record of step " << steps[i] << " repeated";
 }
 
 }  // namespace

@@ -1,9 +1,12 @@
+#include <filesystem>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "smx/config/model_config.h"
 #include "smx/core/error.h"
+#include "support/scratch_dir.h"
 #include "support/test_util.h"
 
 namespace smx {
@@ -102,8 +105,27 @@ TEST(ModelConfigTest, ErrorsNameTheKey) {
       "num_selected_experts is 5");
   expect_error([&] { with({{"pad_id", 97}}); }, "pad_id 97");
   expect_error([&] { with({{"model_arch", "linear"}, {"use_fft", true}}); }, "use_fft");
+  expect_error([&] { with({{"vocab_size", 1000000000000LL}}); },
+               "vocab_size is 1000000000000; it must be between 1 and 16777216");
+  expect_error([&] { with({{"d_ff", int64_t{1} << 40}}); }, "d_ff is 1099511627776");
+  expect_error([&] { with({{"num_layers", 100000}}); }, "it must be between 1 and 1024");
   expect_error([] { load_model_config("no-such-preset"); }, "neither a file nor a preset");
   expect_error([] { load_model_config("bert-base", {"num_layers"}); }, "not key=value");
+}
+
+TEST(ModelConfigTest, HostileFilesGetClearErrors) {
+  smx::testing::ScratchDir dir;
+  // A config value nested 100,000 deep: a SIGSEGV (stack overflow in dump()) before parse_json.
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string path = dir.write("deep.json", R"({"num_layers": )" + deep + "}");
+  expect_error([&] { load_model_config(path); }, "JSON nests deeper than 64 levels");
+  expect_error([&] { load_model_config("sparse-mixer-tiny", {"num_layers=" + deep}); },
+               "not an integer");
+  // A folder where a file is expected: was "basic_filebuf::underflow".
+  std::filesystem::create_directories(dir.file("a-folder"));
+  expect_error([&] { load_model_config(dir.file("a-folder")); }, "is a folder; give the path");
+  expect_error([&] { load_model_config(dir.write("bad.json", "{\"num_layers\": 4,")); },
+               "bad.json: not valid JSON");
 }
 
 }  // namespace

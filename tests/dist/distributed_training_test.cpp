@@ -6,6 +6,7 @@
 //    the job resumes from its last checkpoint.
 // Dropout is off so that the runs are deterministic; routing groups are single sequences (the
 // tiny preset), so no routing group spans examples of two ranks.
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -206,6 +207,71 @@ TEST(DistributedTrainingTest, KilledRankEndsTheJobAndItResumes) {
                                              quote(run) + " --stop-after 2");
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_THAT(resumed.output, HasSubstr(fmt::format("steps {}..{}", before.step, before.step + 2)));
+}
+
+// Processes whose command line mentions `needle` (the test's scratch folder), other than this one.
+std::vector<pid_t> processes_mentioning(const std::string& needle) {
+  std::vector<pid_t> pids;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const pid_t pid = static_cast<pid_t>(std::stol(name));
+    if (pid == ::getpid()) continue;
+    std::string cmdline = read_all(entry.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) != std::string::npos) pids.push_back(pid);
+  }
+  return pids;
+}
+
+TEST(DistributedTrainingTest, RanksStopWithCheckpointWhenTheLauncherIsKilled) {
+  smx::testing::ScratchDir dir;
+  const std::string run = dir.file("orphans");
+  const std::string command = "exec " + std::string(SMX_CLI_PATH) + " launch --nproc 2 -- " +
+                              SMX_CLI_PATH + " pretrain " +
+                              pretrain_flags(dir, "orphans", 2, 100000) +
+                              " --checkpoint-every 2 --keep 2 --dist-timeout 10";
+  std::vector<std::string> args = {"/bin/sh", "-c", command};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const std::string log = dir.file("launch.log");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t launcher = -1;
+  ASSERT_EQ(posix_spawn(&launcher, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+
+  const auto start = std::chrono::steady_clock::now();
+  while (!io::CheckpointManager(run, 2).latest() &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto before = io::CheckpointManager(run, 2).latest();
+  ::kill(launcher, SIGKILL);  // no chance to forward anything
+  ::waitpid(launcher, nullptr, 0);
+  ASSERT_TRUE(before.has_value()) << "no checkpoint within 60 s:\n" << read_all(log);
+
+  // The ranks get SIGTERM from the kernel (PR_SET_PDEATHSIG), save, and exit.
+  const auto killed = std::chrono::steady_clock::now();
+  std::vector<pid_t> left;
+  while (!(left = processes_mentioning(dir.path().string())).empty() &&
+         std::chrono::steady_clock::now() - killed < std::chrono::seconds(60))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (const pid_t pid : left) ::kill(pid, SIGKILL);
+  ASSERT_TRUE(left.empty()) << left.size() << " ranks still running 60 s after the launcher died";
+  std::printf("    ranks exited %.2f s after the launcher was killed\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count());
+  const auto after = io::CheckpointManager(run, 2).latest();
+  ASSERT_TRUE(after.has_value());
+  // By name: the ranks may have pruned `before` (--keep 2) before they stopped.
+  auto step_of = [](const std::string& folder) {
+    return std::stoll(std::filesystem::path(folder).filename().string().substr(5));
+  };
+  EXPECT_GE(io::CheckpointManager::load(*after).step, step_of(*before));
+  EXPECT_THAT(read_all(log), HasSubstr("checkpoint:"));  // the stop's own save, not a crash
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <cmath>
 #include <functional>
+#include <limits>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -121,6 +123,27 @@ TEST_F(WeightsTest, DifferentConfigurationIsRejected) {
   EXPECT_THAT(msg, HasSubstr("block.fc.bias is [4]"));
   EXPECT_THAT(msg, HasSubstr("scale is [4]"));
   EXPECT_THAT(msg, HasSubstr("ids is [4]"));
+}
+
+TEST_F(WeightsTest, NonFiniteWeightsAreRefusedUnlessAllowed) {
+  Small saved;
+  {
+    torch::NoGradGuard no_grad;
+    saved.fc->weight[0][1] = std::numeric_limits<float>::quiet_NaN();
+    saved.scale[2] = std::numeric_limits<float>::infinity();
+  }
+  const std::string path = file("nan.safetensors");
+  save_module_weights(saved, path);
+  Small model;
+  const at::Tensor before = model.fc->weight.clone();
+  const std::string msg = error_of([&] { load_module_weights(model, path); });
+  EXPECT_THAT(msg, HasSubstr("holds NaN or Inf values in block.fc.weight, scale"));
+  EXPECT_THAT(msg, HasSubstr("--allow-nonfinite"));
+  EXPECT_TRUE(torch::equal(model.fc->weight, before));  // nothing copied
+  WeightLoadOptions allow;
+  allow.allow_nonfinite = true;
+  load_module_weights(model, path, allow);
+  EXPECT_TRUE(std::isnan(model.fc->weight[0][1].item<float>()));
 }
 
 TEST_F(WeightsTest, MissingFileNamesThePath) {

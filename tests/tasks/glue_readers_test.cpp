@@ -170,5 +170,15 @@ TEST(GlueReaderTest, EmptySplitAndMissingFileAreErrors) {
                {"AX has no train split"});
 }
 
+TEST(GlueReaderTest, Latin1BytesAndNulsNameTheLine) {
+  ScratchDir dir;
+  dir.write("RTE/dev.tsv", "index\tsentence1\tsentence2\tlabel\n0\tcaf\xe9\tb\tentailment\n");
+  expect_error([&] { read_split(find_task("rte"), dir.root(), Split::kDev); },
+               {"RTE/dev.tsv:2:", "not valid UTF-8 (0xe9)", "iconv -f latin1"});
+  dir.write("RTE/dev.tsv", std::string("index\tsentence1\tsentence2\tlabel\n0\ta") + '\0' + "b\tc\tentailment\n");
+  expect_error([&] { read_split(find_task("rte"), dir.root(), Split::kDev); },
+               {"RTE/dev.tsv:2:", "NUL byte"});
+}
+
 }  // namespace
 }  // namespace smx::tasks

@@ -174,5 +174,16 @@ TEST(SuperGlueReaderTest, EmptySplitIsAnError) {
                {"BoolQ/train.jsonl", "train split of BoolQ has no examples"});
 }
 
+TEST(SuperGlueReaderTest, DeepOrInvalidLinesNameFileAndLine) {
+  ScratchDir dir;
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  dir.write("RTE/val.jsonl", "{\"premise\": " + deep + "}\n");
+  expect_error([&] { read_split(find_task("rte-superglue"), dir.root(), Split::kDev); },
+               {"RTE/val.jsonl:1", "nests deeper than 64 levels"});
+  dir.write("RTE/val.jsonl", "{\"premise\": \"caf\xe9\"}\n");
+  expect_error([&] { read_split(find_task("rte-superglue"), dir.root(), Split::kDev); },
+               {"RTE/val.jsonl:1", "not valid UTF-8"});
+}
+
 }  // namespace
 }  // namespace smx::tasks

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "smx/core/error.h"
@@ -123,6 +124,23 @@ TEST(Tokenizer, TrainRejectsBadOptions) {
   options = small_options(dir, "bpe");
   options.input_files = {(dir.path() / "missing.txt").string()};
   EXPECT_THROW(Tokenizer::train(options), Error);
+}
+
+TEST(Tokenizer, TrainingRefusesNonUtf8InputAndItsOwnInputAsOutput) {
+  testing::ScratchDir dir;
+  auto options = small_options(dir, "bpe");
+  const std::string latin1 = dir.write("latin1.txt", "plain line\ncaf\xe9 au lait\n");
+  options.input_files = {latin1};
+  try {
+    Tokenizer::train(options);
+    ADD_FAILURE() << "Latin-1 input was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(latin1 + ":2: byte 3"), std::string::npos) << e.what();
+  }
+  options.input_files = {write_training_text(dir)};
+  options.output_path = options.input_files[0];
+  EXPECT_THROW(Tokenizer::train(options), Error);
+  EXPECT_GT(std::filesystem::file_size(options.input_files[0]), 1000u);  // not overwritten
 }
 
 }  // namespace

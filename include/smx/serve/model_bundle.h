@@ -40,6 +40,7 @@ TaskInfo parse_task_info(const std::string& text, const std::string& source);
 
 struct BundleOptions {
   std::string tokenizer;  // overrides the config's tokenizer path when non-empty
+  bool allow_nonfinite = false;  // load weights holding NaN/Inf (refused by default)
 };
 
 // One input after tokenization.

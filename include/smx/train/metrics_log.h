@@ -32,6 +32,11 @@ class MetricsLog {
   // A wall-clock limit (seconds since the run started) that caps the ETA; 0 = none.
   void set_time_limit(double seconds) { time_limit_s_ = seconds; }
 
+  // For a resume from the checkpoint of `step`: rewrites `path` (atomically) without the records
+  // of later steps, which a run killed after that checkpoint wrote and the resumed run writes
+  // again, and without a last line cut short by the kill. Returns the number of lines dropped.
+  static int64_t drop_records_after(const std::string& path, int64_t step);
+
  private:
   void append(const nlohmann::json& record);
   void end_progress_line();
