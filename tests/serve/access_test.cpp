@@ -225,3 +225,38 @@ TEST_F(ServeAccess, CorsRequestIdsAndJsonLogLines) {
 
 }  // namespace
 }  // namespace smx::serve
+
+namespace smx::serve {
+namespace {
+
+// `smx serve` reads keys from --api-key, --api-key-file and SMX_API_KEY, all at once.
+TEST_F(ServeAccess, SmxServeTakesKeysFromFlagFileAndEnvironment) {
+  const std::string port_file = dir_.file("port");
+  const std::string key_file = dir_.write("keys", "# one per line\nfrom-file\n");
+  ::setenv("SMX_API_KEY", "from-env", 1);
+  live::ChildProcess serve({"serve", "--model", model_dir(), "--port", "0", "--port-file",
+                            port_file, "--api-key", "from-flag", "--api-key-file", key_file},
+                           dir_.file("serve.log"));
+  ::unsetenv("SMX_API_KEY");
+  port_ = live::wait_for_port_file(port_file, 20, &serve);
+  ASSERT_GT(port_, 0) << serve.log();
+  for (const std::string key : {"from-flag", "from-file", "from-env"}) {
+    const auto res =
+        post("/v1/embeddings", R"({"input": "a"})", {{"Authorization", "Bearer " + key}});
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200) << key;
+  }
+  const auto res = post("/v1/embeddings", R"({"input": "a"})", {{"Authorization", "Bearer nope"}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  serve.signal(SIGTERM);
+  ASSERT_TRUE(serve.wait(10));
+  EXPECT_EQ(serve.status(), 0);
+  const std::string log = serve.log();
+  EXPECT_THAT(log, HasSubstr("API key required"));
+  for (const char* key : {"from-flag", "from-file", "from-env"})
+    EXPECT_THAT(log, ::testing::Not(HasSubstr(key))) << "a key reached the log";
+}
+
+}  // namespace
+}  // namespace smx::serve
