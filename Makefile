@@ -50,7 +50,7 @@ fuzz:
 	mkdir -p $(BUILD_DIR)/fuzz/corpus
 	clang++-14 -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude \
 	  fuzz/request_fuzzer.cpp src/serve/request.cpp src/serve/api_requests.cpp src/serve/http.cpp \
-	  src/serve/pooling.cpp src/data/utf8.cpp src/core/json.cpp \
+	  src/serve/pooling.cpp src/core/utf8.cpp src/core/json.cpp \
 	  -lfmt -o $(BUILD_DIR)/fuzz/request_fuzzer
 	$(BUILD_DIR)/fuzz/request_fuzzer -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 	  $(BUILD_DIR)/fuzz/corpus fuzz/corpus

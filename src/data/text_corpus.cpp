@@ -4,8 +4,8 @@
 #include <filesystem>
 
 #include "smx/core/error.h"
+#include "smx/core/utf8.h"
 #include "smx/data/rng.h"
-#include "smx/data/utf8.h"
 
 namespace smx {
 namespace {

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
-#include "smx/data/utf8.h"
+#include "smx/core/utf8.h"
 #include "smx/serve/json_output.h"
 
 namespace smx::serve {

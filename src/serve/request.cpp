@@ -8,7 +8,7 @@
 
 #include "smx/core/error.h"
 #include "smx/core/json.h"
-#include "smx/data/utf8.h"
+#include "smx/core/utf8.h"
 
 namespace smx::serve {
 namespace {

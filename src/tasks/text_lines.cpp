@@ -4,7 +4,7 @@
 #include <sstream>
 
 #include "smx/core/error.h"
-#include "smx/data/utf8.h"
+#include "smx/core/utf8.h"
 
 namespace smx::tasks {
 

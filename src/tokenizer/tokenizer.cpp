@@ -5,7 +5,7 @@
 #include <unordered_map>
 
 #include "smx/core/error.h"
-#include "smx/data/utf8.h"
+#include "smx/core/utf8.h"
 #include "smx/io/output_file.h"
 #include "smx/io/text_file.h"
 #include "tokenizer/sentencepiece_backend.h"

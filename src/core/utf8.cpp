@@ -1,4 +1,4 @@
-#include "smx/data/utf8.h"
+#include "smx/core/utf8.h"
 
 #include <cstdint>
 
