@@ -50,6 +50,7 @@ enum class RouteId {
   kDecode,
   kInfo,
   kHealth,
+  kRoot,  // POST /: /predict for fine-tuned models, /embed otherwise (as TEI's / follows its model)
 };
 
 struct Route {
@@ -66,6 +67,10 @@ constexpr Route kRoutes[] = {
     {"/readyz", "GET", RouteId::kReadyz, ApiStyle::kSmx, false, true},
     {"/metrics", "GET", RouteId::kMetrics, ApiStyle::kSmx, false, true},
     {"/health", "GET", RouteId::kHealth, ApiStyle::kTei, false, true},
+    {"/", "GET", RouteId::kHealth, ApiStyle::kTei, false, true},
+    {"/ping", "GET", RouteId::kHealth, ApiStyle::kTei, false, true},
+    {"/", "POST", RouteId::kRoot, ApiStyle::kTei, true, false},
+    {"/embeddings", "POST", RouteId::kEmbeddings, ApiStyle::kOpenAI, true, false},
     {"/v1/embed", "POST", RouteId::kEmbedV1, ApiStyle::kSmx, true, false},
     {"/v1/classify", "POST", RouteId::kClassifyV1, ApiStyle::kSmx, true, false},
     {"/v1/embeddings", "POST", RouteId::kEmbeddings, ApiStyle::kOpenAI, true, false},
@@ -79,10 +84,25 @@ constexpr Route kRoutes[] = {
     {"/info", "GET", RouteId::kInfo, ApiStyle::kTei, false, false},
 };
 
-const Route* find_route(const std::string& path) {
+// The route for a path and method; else the path's first route (then the method is wrong), or
+// null for an unknown path.
+const Route* find_route(const std::string& path, const std::string& method) {
+  const Route* any = nullptr;
+  for (const Route& r : kRoutes) {
+    if (path != r.path) continue;
+    if (method == r.method) return &r;
+    if (!any) any = &r;
+  }
+  return any;
+}
+
+// "GET, POST": the methods a path takes.
+std::string allowed_methods(const std::string& path) {
+  std::string out;
   for (const Route& r : kRoutes)
-    if (path == r.path) return &r;
-  return nullptr;
+    if (path == r.path && out.find(r.method) == std::string::npos)
+      out += (out.empty() ? "" : ", ") + std::string(r.method);
+  return out;
 }
 
 // What the server attaches to a request when it reads the head.
@@ -337,14 +357,14 @@ struct Server::Impl {
     auto ctx = std::make_shared<RequestContext>();
     const std::string& client_id = req.header("x-request-id");
     ctx->id = usable_request_id(client_id) ? client_id : new_request_id();
-    ctx->route = find_route(req.path);
+    ctx->route = find_route(req.path, req.method);
     ctx->allow_origin = cors_origin_for(req.header("origin"));
     req.context = ctx;
 
     // CORS preflight: answered without a key (browsers send none on preflight).
     if (req.method == "OPTIONS" && !options.cors_allow_origin.empty() &&
         req.has_header("access-control-request-method") && ctx->route) {
-      res.set_header("Access-Control-Allow-Methods", std::string(ctx->route->method) + ", OPTIONS");
+      res.set_header("Access-Control-Allow-Methods", allowed_methods(req.path) + ", OPTIONS");
       res.set_header("Access-Control-Allow-Headers", "authorization, content-type, x-request-id");
       res.set_header("Access-Control-Max-Age", "600");
       answer(req, res, ctx->allow_origin.empty() ? 403 : 204, "", "");
@@ -360,11 +380,12 @@ struct Server::Impl {
     }
     const Route& route = *ctx->route;
     if (req.method != route.method) {
-      res.set_header("Allow", route.method);
+      const std::string allow = allowed_methods(req.path);
+      res.set_header("Allow", allow);
       answer_error(req, res,
                    {405,
-                    fmt::format("{} takes {} only{}", route.path, route.method,
-                                std::string(route.method) == "POST" ? " with a JSON body" : ""),
+                    fmt::format("{} takes {} only{}", route.path, allow,
+                                allow == "POST" ? " with a JSON body" : ""),
                     "", ""});
       return true;
     }
@@ -630,6 +651,8 @@ struct Server::Impl {
         case RouteId::kEmbed:
         case RouteId::kEmbedAll:
           return handle_tei_embed(req, res, ctx->route->id == RouteId::kEmbedAll);
+        case RouteId::kRoot:
+          return bundle->task() ? handle_tei_predict(req, res) : handle_tei_embed(req, res, false);
         case RouteId::kPredict:
           return handle_tei_predict(req, res);
         case RouteId::kRerank:

@@ -357,9 +357,20 @@ TEST_F(ApiRoutes, InfoHealthAndTeiErrorsKeepTheServerServing) {
   EXPECT_EQ(info["max_input_length"], bundle_->max_seq_len());
   EXPECT_EQ(info["model_type"]["classifier"]["id2label"]["1"], "yes");
   EXPECT_EQ(info["max_client_batch_size"], 8);
-  const auto health = get("/health");
-  ASSERT_TRUE(health);
-  EXPECT_EQ(health->status, 200);
+  for (const std::string path : {"/health", "/", "/ping"}) {
+    const auto health = get(path);
+    ASSERT_TRUE(health) << path;
+    EXPECT_EQ(health->status, 200) << path;
+  }
+  // TEI's aliases: POST / follows the model (a classifier here: /predict), /embeddings is
+  // /v1/embeddings.
+  const json root = post_json("/", R"({"inputs": "the cat reads"})");
+  EXPECT_EQ(root, post_json("/predict", R"({"inputs": "the cat reads"})"));
+  EXPECT_EQ(post_json("/embeddings", R"({"input": "a"})")["object"], "list");
+  const auto wrong = live::http_request(port_, "DELETE", "/");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 405);
+  EXPECT_EQ(wrong->get_header_value("Allow"), "GET, POST");
 
   const std::vector<std::tuple<std::string, std::string, int>> cases = {
       {"/embed", R"({"inputs": 3})", 400},
