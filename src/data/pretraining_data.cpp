@@ -1,5 +1,7 @@
 #include "smx/data/pretraining_data.h"
 
+#include <chrono>
+
 #include "smx/tokenizer/tokenizer.h"
 
 namespace smx {
@@ -41,14 +43,22 @@ void PretrainingStream::run_worker() {
   const auto capacity = static_cast<std::size_t>(generator_.options().prefetch_batches);
   for (;;) {
     Item item;
+    const auto begin = std::chrono::steady_clock::now();
     try {
       item.batch = generator_.next_batch();
       item.state = generator_.snapshot();
     } catch (...) {
       item.error = std::current_exception();
     }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     const bool last = !item.batch || item.error;
     std::unique_lock<std::mutex> lock(mutex_);
+    busy_s_ += seconds;
+    if (item.batch) {
+      ++produced_batches_;
+      produced_tokens_ += static_cast<uint64_t>(item.batch->real_tokens);
+    }
     not_full_.wait(lock, [&] { return stop_ || queue_.size() < capacity; });
     if (stop_) return;
     queue_.push_back(std::move(item));
@@ -75,6 +85,17 @@ std::optional<PretrainingBatch> PretrainingStream::next_batch() {
   consumed_state_ = std::move(item.state);
   if (!item.batch) ended_ = true;
   return std::move(item.batch);
+}
+
+PretrainingStreamStats PretrainingStream::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  PretrainingStreamStats s;
+  s.batches = produced_batches_;
+  s.tokens = produced_tokens_;
+  s.busy_s = busy_s_;
+  s.bad_records = consumed_state_.bad_records;
+  s.last_bad_record = consumed_state_.last_bad_record;
+  return s;
 }
 
 std::string PretrainingStream::state() const {

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
+#include "smx/data/corpus_files.h"
 #include "smx/tokenizer/tokenizer.h"
 
 namespace smx {
@@ -39,11 +41,23 @@ const Tokenizer& checked(const std::shared_ptr<const Tokenizer>& tokenizer) {
 
 // The options that shape the example stream; a state only resumes under the same ones.
 json generation_options(const PretrainingOptions& o) {
-  return {{"max_seq_len", o.max_seq_len},       {"max_predictions", o.resolved_max_predictions()},
-          {"masking_prob", o.masking_prob},     {"seed", o.seed},
-          {"shuffle_buffer", o.shuffle_buffer}, {"rank", o.rank},
-          {"world_size", o.world_size},         {"split", to_string(o.split)},
-          {"eval_fraction", o.eval_fraction},   {"split_seed", o.split_seed}};
+  return {{"max_seq_len", o.max_seq_len},
+          {"max_predictions", o.resolved_max_predictions()},
+          {"masking_prob", o.masking_prob},
+          {"seed", o.seed},
+          {"shuffle_buffer", o.shuffle_buffer},
+          {"rank", o.rank},
+          {"world_size", o.world_size},
+          {"split", to_string(o.split)},
+          {"eval_fraction", o.eval_fraction},
+          {"split_seed", o.split_seed},
+          {"corpus_format", to_string(o.corpus.format)},
+          {"text_field", o.corpus.text_field}};
+}
+
+// Documents in flight between the corpus reader and the example generator.
+std::size_t queue_documents(const PretrainingOptions& o) {
+  return 256 + 128 * static_cast<std::size_t>(o.corpus.workers);
 }
 
 json example_to_json(const PackedExample& ex) {
@@ -76,11 +90,14 @@ PretrainingGenerator::PretrainingGenerator(std::shared_ptr<const Tokenizer> toke
                                            PretrainingOptions options)
     : tokenizer_(std::move(tokenizer)),
       options_((options.validate(), options)),
-      corpus_(std::move(files)),
       masker_(masking_ids(checked(tokenizer_)), options_.resolved_max_predictions(),
               options_.masking_prob),
       rng_(rank_seed(options_.seed, options_.rank)),
-      buffer_(static_cast<std::size_t>(options_.shuffle_buffer)) {}
+      buffer_(static_cast<std::size_t>(options_.shuffle_buffer)),
+      reader_(
+          tokenizer_, TextCorpus(expand_corpus_files(files), options_.corpus),
+          [this](uint64_t index) { return takes_document(index); }, options_.split == Split::train,
+          queue_documents(options_)) {}
 
 bool PretrainingGenerator::takes_document(uint64_t index) const {
   const bool eval = is_eval_document(index, options_.split_seed, options_.eval_fraction);
@@ -88,15 +105,9 @@ bool PretrainingGenerator::takes_document(uint64_t index) const {
          index % static_cast<uint64_t>(options_.world_size) == static_cast<uint64_t>(options_.rank);
 }
 
-void PretrainingGenerator::add_document(const Document& doc) {
-  std::vector<std::vector<int32_t>> lines;
-  lines.reserve(doc.lines.size());
-  for (const auto& line : doc.lines) {
-    auto ids = tokenizer_->encode(line);
-    if (!ids.empty()) lines.push_back(std::move(ids));
-  }
-  auto examples =
-      pack_document(lines, options_.max_seq_len, tokenizer_->cls_id(), tokenizer_->sep_id(), rng_);
+void PretrainingGenerator::add_document(const TokenizedDocument& doc) {
+  auto examples = pack_document(doc.lines, options_.max_seq_len, tokenizer_->cls_id(),
+                                tokenizer_->sep_id(), rng_);
   for (auto& ex : examples) {
     ++examples_in_epoch_;
     auto out = buffer_.push(std::make_shared<const PackedExample>(std::move(ex)), rng_);
@@ -107,9 +118,12 @@ void PretrainingGenerator::add_document(const Document& doc) {
 std::optional<PretrainingState::ExamplePtr> PretrainingGenerator::next_example() {
   while (ready_.empty()) {
     if (exhausted_) return std::nullopt;
-    auto doc = corpus_.next();
-    if (doc) {
-      if (takes_document(doc->index)) add_document(*doc);
+    const TokenizedDocument doc = reader_.next();
+    position_ = doc.after;
+    bad_records_ += doc.bad_records;
+    if (doc.bad_records > 0) last_bad_record_ = doc.bad_record;
+    if (!doc.end_of_pass) {
+      add_document(doc);
       continue;
     }
     if (options_.split == Split::eval) {
@@ -122,12 +136,11 @@ std::optional<PretrainingState::ExamplePtr> PretrainingGenerator::next_example()
           "pre-training data: a whole pass over {} file(s) gave rank {} of {} no {} example; every "
           "document is held out, read by another rank, or lacks two lines that fit in {} tokens. "
           "Add text, or lower world_size, eval_fraction or raise max_seq_len",
-          corpus_.files().size(), options_.rank, options_.world_size, to_string(options_.split),
+          reader_.files().size(), options_.rank, options_.world_size, to_string(options_.split),
           options_.max_seq_len - 3);
     }
-    ++epoch_;
+    ++epoch_;  // the reader has already started the next pass
     examples_in_epoch_ = 0;
-    corpus_.rewind();
   }
   auto ex = std::move(ready_.front());
   ready_.pop_front();
@@ -169,6 +182,7 @@ PretrainingBatch PretrainingGenerator::make_batch(
   for (int64_t i = 0; i < b; ++i) {
     const auto& ex = examples[i];
     const auto len = static_cast<int64_t>(ex.input_ids.size());
+    batch.real_tokens += len;
     std::copy(ex.input_ids.begin(), ex.input_ids.end(), batch.input_ids.begin() + i * n);
     std::fill(batch.type_ids.begin() + i * n + ex.first_length,
               batch.type_ids.begin() + i * n + len, 1);
@@ -184,24 +198,27 @@ PretrainingBatch PretrainingGenerator::make_batch(
 
 PretrainingState PretrainingGenerator::snapshot() const {
   PretrainingState state;
-  state.corpus = corpus_.position();
+  state.corpus = position_;
   state.rng = rng_.state();
   state.epoch = epoch_;
   state.examples_in_epoch = examples_in_epoch_;
   state.exhausted = exhausted_;
   state.shuffle_slots = buffer_.slots();
   state.ready = ready_;
+  state.bad_records = bad_records_;
+  state.last_bad_record = last_bad_record_;
   return state;
 }
 
 // State JSON: {"format", "version", "generation": options that shape the stream, "files": [{"path",
-// "bytes"}], "corpus": {"file", "byte_offset", "line", "document"}, "rng": [4 x uint64], "epoch",
-// "examples_in_epoch", "exhausted", "shuffle_buffer": [[slot, example]...] (occupied slots only),
+// "bytes"}], "corpus": {"file", "byte_offset", "line", "document", "restart": [compressed byte,
+// decompressed byte]}, "rng": [4 x uint64], "epoch", "examples_in_epoch", "exhausted",
+// "bad_records", "shuffle_buffer": [[slot, example]...] (occupied slots only),
 // "ready": [example...]}, an example being {"tokens", "first_length", "nsp_label"} before masking.
 std::string PretrainingGenerator::serialize(const PretrainingState& state) const {
   json files = json::array();
-  for (std::size_t i = 0; i < corpus_.files().size(); ++i) {
-    files.push_back({{"path", corpus_.files()[i]}, {"bytes", corpus_.file_sizes()[i]}});
+  for (std::size_t i = 0; i < reader_.files().size(); ++i) {
+    files.push_back({{"path", reader_.files()[i]}, {"bytes", reader_.file_sizes()[i]}});
   }
   json slots = json::array();
   for (std::size_t i = 0; i < state.shuffle_slots.size(); ++i) {
@@ -209,31 +226,33 @@ std::string PretrainingGenerator::serialize(const PretrainingState& state) const
   }
   json ready = json::array();
   for (const auto& ex : state.ready) ready.push_back(example_to_json(*ex));
-  const json j = {{"format", kStateFormat},
-                  {"version", kStateVersion},
-                  {"generation", generation_options(options_)},
-                  {"files", files},
-                  {"corpus",
-                   {{"file", state.corpus.file},
-                    {"byte_offset", state.corpus.byte_offset},
-                    {"line", state.corpus.line},
-                    {"document", state.corpus.document}}},
-                  {"rng", state.rng},
-                  {"epoch", state.epoch},
-                  {"examples_in_epoch", state.examples_in_epoch},
-                  {"exhausted", state.exhausted},
-                  {"shuffle_buffer", slots},
-                  {"ready", ready}};
+  const json j = {
+      {"format", kStateFormat},
+      {"version", kStateVersion},
+      {"generation", generation_options(options_)},
+      {"files", files},
+      {"corpus",
+       {{"file", state.corpus.file},
+        {"byte_offset", state.corpus.byte_offset},
+        {"line", state.corpus.line},
+        {"document", state.corpus.document},
+        {"restart", {state.corpus.restart.compressed, state.corpus.restart.decompressed}}}},
+      {"rng", state.rng},
+      {"epoch", state.epoch},
+      {"examples_in_epoch", state.examples_in_epoch},
+      {"exhausted", state.exhausted},
+      {"bad_records", state.bad_records},
+      {"shuffle_buffer", slots},
+      {"ready", ready}};
   return j.dump();
 }
 
 void PretrainingGenerator::restore(const std::string& text) {
   json j;
   try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    fail("pre-training state: not valid JSON ({}); pass the string that state() returned",
-         e.what());
+    j = parse_json(text, "pre-training state", JsonLimits{64, std::size_t{1} << 31});
+  } catch (const Error& e) {
+    fail("{}; pass the string that state() returned", e.what());
   }
   try {
     if (j.value("format", "") != kStateFormat || j.value("version", 0) != kStateVersion) {
@@ -241,16 +260,21 @@ void PretrainingGenerator::restore(const std::string& text) {
            j.value("version", 0), kStateFormat, kStateVersion);
     }
     const json expected = generation_options(options_);
-    if (j.at("generation") != expected) {
+    json saved = j.at("generation");
+    if (saved.is_object()) {  // states from before JSON Lines support read plain text
+      if (!saved.contains("corpus_format")) saved["corpus_format"] = "auto";
+      if (!saved.contains("text_field")) saved["text_field"] = "text";
+    }
+    if (saved != expected) {
       fail(
           "pre-training state: saved with options {} but this stream has {}; resume with the same "
           "options (only batch_size, padding and prefetch may change)",
-          j.at("generation").dump(), expected.dump());
+          saved.dump(), expected.dump());
     }
     const auto& files = j.at("files");
-    bool same_files = files.size() == corpus_.files().size();
+    bool same_files = files.size() == reader_.files().size();
     for (std::size_t i = 0; same_files && i < files.size(); ++i) {
-      same_files = files[i].at("bytes").get<uint64_t>() == corpus_.file_sizes()[i];
+      same_files = files[i].at("bytes").get<uint64_t>() == reader_.file_sizes()[i];
     }
     if (!same_files) {
       fail(
@@ -264,6 +288,12 @@ void PretrainingGenerator::restore(const std::string& text) {
     position.byte_offset = c.at("byte_offset").get<uint64_t>();
     position.line = c.at("line").get<uint64_t>();
     position.document = c.at("document").get<uint64_t>();
+    if (c.contains("restart")) {
+      position.restart = {c.at("restart").at(0).get<uint64_t>(),
+                          c.at("restart").at(1).get<uint64_t>()};
+    } else {  // plain text shards only before compressed ones were read
+      position.restart = {position.byte_offset, position.byte_offset};
+    }
 
     const auto vocab = tokenizer_->vocab_size();
     std::vector<std::optional<PretrainingState::ExamplePtr>> slots(buffer_.capacity());
@@ -282,6 +312,7 @@ void PretrainingGenerator::restore(const std::string& text) {
     state.epoch = j.at("epoch").get<uint64_t>();
     state.examples_in_epoch = j.at("examples_in_epoch").get<uint64_t>();
     state.exhausted = j.at("exhausted").get<bool>();
+    state.bad_records = j.value("bad_records", uint64_t{0});
     state.shuffle_slots = std::move(slots);
     state.ready = std::move(ready);
     restore(state);
@@ -295,7 +326,10 @@ void PretrainingGenerator::restore(const PretrainingState& state) {
     fail("pre-training state: {} shuffle slots, but the stream has {}", state.shuffle_slots.size(),
          buffer_.capacity());
   }
-  corpus_.seek(state.corpus);
+  reader_.seek(state.corpus);
+  position_ = state.corpus;
+  bad_records_ = state.bad_records;
+  last_bad_record_ = state.last_bad_record;
   rng_.set_state(state.rng);
   buffer_.set_slots(state.shuffle_slots);
   ready_ = state.ready;

@@ -61,6 +61,7 @@ void PretrainingOptions::validate() const {
     fail("{}: the train split is empty because eval_fraction is 1; lower it", where);
   }
   if (prefetch_batches < 1) fail("{}: prefetch_batches {} must be >= 1", where, prefetch_batches);
+  corpus.validate();
 }
 
 }  // namespace smx

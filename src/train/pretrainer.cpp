@@ -11,8 +11,8 @@
 #include "smx/core/caching_allocator.h"
 #include "smx/core/error.h"
 #include "smx/core/threads.h"
+#include "smx/data/corpus_check.h"
 #include "smx/data/pretraining_data.h"
-#include "smx/data/text_corpus.h"
 #include "smx/dist/training_session.h"
 #include "smx/io/checkpoint.h"
 #include "smx/io/run_lock.h"
@@ -41,6 +41,7 @@ PretrainingOptions stream_options(const ModelConfig& c, const PretrainOptions& o
   s.split = split;
   s.eval_fraction = o.eval_fraction;
   s.split_seed = o.seed;
+  s.corpus = o.corpus;
   s.validate();
   return s;
 }
@@ -62,12 +63,12 @@ void check_inputs(const ModelConfig& config, const PretrainOptions& o, const Tok
   if (tok.pad_id() != config.pad_id)
     fail("tokenizer '{}' pads with id {} but config '{}' has pad_id {}", tok.path(), tok.pad_id(),
          config.name, config.pad_id);
-  // One full pass: missing, empty, binary and non-UTF-8 files fail here, naming file and line.
-  TextCorpus corpus(o.data_files);
-  int64_t documents = 0;
-  while (corpus.next()) ++documents;
-  if (documents < 2)
-    fail("corpus {} has {} documents; pre-training needs at least 2", o.data_files[0], documents);
+  // Missing, empty, binary, corrupt and non-UTF-8 files fail here, naming file and line (a small
+  // corpus is read whole, a large one has each shard's first document read).
+  const CorpusCheck corpus = check_corpus(o.data_files, o.corpus);
+  if (corpus.documents < 2)
+    fail("corpus {} has {} documents; pre-training needs at least 2", o.data_files[0],
+         corpus.documents);
 }
 
 EvalResult evaluate(model::SparseMixer& model, const std::shared_ptr<const Tokenizer>& tok,
@@ -99,6 +100,12 @@ EvalResult evaluate(model::SparseMixer& model, const std::shared_ptr<const Token
           nsp_correct / std::max(1.0, nsp_count), static_cast<int64_t>(nsp_count)};
 }
 
+// Tokens the data pipeline produced per second of its own work between two stats (this rank).
+double data_tokens_per_s(const PretrainingStreamStats& before, const PretrainingStreamStats& now) {
+  const double busy = now.busy_s - before.busy_s;
+  return busy > 0 ? static_cast<double>(now.tokens - before.tokens) / busy : 0.0;
+}
+
 json eval_record(int64_t step, const EvalResult& e, double elapsed) {
   return {{"type", "eval"},
           {"step", step},
@@ -111,12 +118,29 @@ json eval_record(int64_t step, const EvalResult& e, double elapsed) {
 
 }  // namespace
 
-#define SMX_PRETRAIN_FIELDS(X)                                                                \
-  X(data_files)                                                                               \
-  X(tokenizer) X(steps) X(batch_size) X(grad_accum) X(warmup_steps) X(learning_rate)          \
-      X(weight_decay) X(clip_norm) X(max_time_s) X(log_every) X(eval_every) X(eval_batches)   \
-          X(eval_fraction) X(checkpoint_every) X(keep_checkpoints) X(seed) X(threads) X(bf16) \
-              X(device) X(dist)
+#define SMX_PRETRAIN_FIELDS(X) \
+  X(data_files)                \
+  X(corpus)                    \
+  X(tokenizer)                 \
+  X(steps)                     \
+  X(batch_size)                \
+  X(grad_accum)                \
+  X(warmup_steps)              \
+  X(learning_rate)             \
+  X(weight_decay)              \
+  X(clip_norm)                 \
+  X(max_time_s)                \
+  X(log_every)                 \
+  X(eval_every)                \
+  X(eval_batches)              \
+  X(eval_fraction)             \
+  X(checkpoint_every)          \
+  X(keep_checkpoints)          \
+  X(seed)                      \
+  X(threads)                   \
+  X(bf16)                      \
+  X(device)                    \
+  X(dist)
 
 json to_json(const PretrainOptions& o) {
   json j;
@@ -239,6 +263,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
     return prior_elapsed + std::chrono::duration<double>(Clock::now() - start).count();
   };
   double window_tokens = 0, window_loss = 0, mlm_c = 0, mlm_n = 0, nsp_c = 0, nsp_n = 0;
+  double window_data_wait = 0;  // seconds this rank's steps waited for batches
+  PretrainingStreamStats data_before = stream.stats();
   auto window_start = Clock::now();
   int64_t window_steps = 0;
 
@@ -252,7 +278,9 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
     const double lr = learning_rate(o.learning_rate, step, warmup, o.steps);
     double step_loss = 0;
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
+      const auto wait_start = Clock::now();
       const auto batch = dist.local_batch(stream.next_batch());
+      window_data_wait += std::chrono::duration<double>(Clock::now() - wait_start).count();
       const BatchTensors t = to_tensors(*batch, device, config.pad_id);
       PretrainingLoss l;
       {
@@ -294,17 +322,26 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
     if (step % o.log_every == 0 || step == o.steps) {
       const double seconds = std::chrono::duration<double>(Clock::now() - window_start).count();
       dist.sum({&window_tokens, &mlm_c, &mlm_n, &nsp_c, &nsp_n});
+      const PretrainingStreamStats data_now = stream.stats();
       log.train({{"type", "train"},
                  {"step", step},
                  {"loss", window_loss / static_cast<double>(window_steps)},
                  {"mlm_accuracy", mlm_c / std::max(1.0, mlm_n)},
                  {"nsp_accuracy", nsp_c / std::max(1.0, nsp_n)},
                  {"tokens_per_s", window_tokens / std::max(1e-9, seconds)},
+                 {"data_wait_s", window_data_wait / static_cast<double>(window_steps)},
+                 {"data_tokens_per_s", data_tokens_per_s(data_before, data_now)},
+                 {"bad_records", data_now.bad_records},
                  {"lr", lr},
                  {"elapsed_s", elapsed()}},
                 elapsed());
       window_tokens = window_loss = mlm_c = mlm_n = nsp_c = nsp_n = 0;
       window_steps = 0;
+      if (data_now.bad_records > data_before.bad_records)
+        log.message(fmt::format("data: skipped {} bad record(s) so far; the last: {}",
+                                data_now.bad_records, data_now.last_bad_record));
+      window_data_wait = 0;
+      data_before = data_now;
       window_start = Clock::now();
     }
     if (o.eval_every > 0 && step % o.eval_every == 0 && step < o.steps)

@@ -6,9 +6,10 @@
 // document index (text_corpus.h). Both are fixed by the document index alone, so shards of one
 // split are disjoint and together cover it, and train and eval never share a document.
 //
-// Threading: one worker thread fills a queue of at most prefetch_batches batches; it starts at the
-// first next_batch() and stops (joined) in restore() and the destructor. An exception in the worker
-// (bad corpus line, ...) is rethrown by next_batch(), and again by every later call.
+// Threading: one worker thread fills a queue of at most prefetch_batches batches (documents are
+// tokenized on options.corpus.workers more threads before it, see tokenizing_reader.h); it starts
+// at the first next_batch() and stops (joined) in restore() and the destructor. An exception in the
+// worker (bad corpus line, ...) is rethrown by next_batch(), and again by every later call.
 //
 // Resume: state() describes the stream just after the last batch next_batch() returned (not the
 // prefetched ones); a stream constructed from it, or restore()d to it, returns bit-identical
@@ -32,6 +33,15 @@ namespace smx {
 
 class Tokenizer;
 
+// What the pipeline has done so far; the trainer logs the change between two log lines.
+struct PretrainingStreamStats {
+  uint64_t batches = 0;         // produced by the worker, prefetched ones included
+  uint64_t tokens = 0;          // real (unpadded) tokens in those batches
+  double busy_s = 0;            // worker time spent producing them, not waiting for queue space
+  uint64_t bad_records = 0;     // corpus records skipped as bad, up to the last batch handed out
+  std::string last_bad_record;  // why the last of them was skipped
+};
+
 class PretrainingStream {
  public:
   PretrainingStream(std::shared_ptr<const Tokenizer> tokenizer, std::vector<std::string> files,
@@ -50,6 +60,7 @@ class PretrainingStream {
   void restore(const std::string& state);
 
   const PretrainingOptions& options() const { return generator_.options(); }
+  PretrainingStreamStats stats() const;
 
  private:
   struct Item {
@@ -71,6 +82,8 @@ class PretrainingStream {
   bool stop_ = false;
   bool ended_ = false;        // the consumer has seen the end of the eval pass
   std::exception_ptr error_;  // the consumer has seen the worker fail
+  uint64_t produced_batches_ = 0, produced_tokens_ = 0;  // under mutex_
+  double busy_s_ = 0;                                    // under mutex_
   std::thread worker_;
 };
 

@@ -3,11 +3,13 @@
 // when a thread is unwanted.
 //
 // Per document of this rank and split: tokenise line by line (lines that encode to nothing are
-// dropped), pack and order the segments (segment_packing.h), push each example through the shuffle
-// buffer; the examples it emits are masked (masking.h) as they are batched. One Rng, seeded from
-// (seed, rank), makes every draw, in pipeline order, so a seed fixes the stream. Train: at the end
-// of the corpus a new epoch starts (the shuffle buffer carries over). Eval: at the end the buffer
-// is drained in slot order, then next_batch() returns a last, possibly smaller batch, then nullopt.
+// dropped; done on options.corpus.workers threads by a TokenizingReader, in corpus order, so the
+// stream does not depend on the thread count), pack and order the segments (segment_packing.h),
+// push each example through the shuffle buffer; the examples it emits are masked (masking.h) as
+// they are batched. One Rng, seeded from (seed, rank), makes every draw, in pipeline order, so a
+// seed fixes the stream. Train: at the end of the corpus a new epoch starts (the shuffle buffer
+// carries over). Eval: at the end the buffer is drained in slot order, then next_batch() returns a
+// last, possibly smaller batch, then nullopt.
 #pragma once
 
 #include <deque>
@@ -22,6 +24,7 @@
 #include "smx/data/segment_packing.h"
 #include "smx/data/shuffle_buffer.h"
 #include "smx/data/text_corpus.h"
+#include "smx/data/tokenizing_reader.h"
 
 namespace smx {
 
@@ -36,12 +39,15 @@ struct PretrainingState {
   uint64_t epoch = 0;
   uint64_t examples_in_epoch = 0;  // examples packed in this epoch so far
   bool exhausted = false;          // eval only: the pass is over and the buffer drained
+  uint64_t bad_records = 0;        // corpus records skipped as bad so far (skip_bad_records)
+  std::string last_bad_record;     // why the last one was (not saved in the resume state)
   std::vector<std::optional<ExamplePtr>> shuffle_slots;  // [shuffle_buffer]
   std::deque<ExamplePtr> ready;                          // left the buffer, not yet batched
 };
 
 class PretrainingGenerator {
  public:
+  // `files` may hold globs and @lists (corpus_files.h).
   PretrainingGenerator(std::shared_ptr<const Tokenizer> tokenizer, std::vector<std::string> files,
                        PretrainingOptions options);
 
@@ -65,12 +71,11 @@ class PretrainingGenerator {
  private:
   std::optional<PretrainingState::ExamplePtr> next_example();
   bool takes_document(uint64_t index) const;
-  void add_document(const Document& doc);
+  void add_document(const TokenizedDocument& doc);
   PretrainingBatch make_batch(const std::vector<MaskedExample>& examples) const;
 
   std::shared_ptr<const Tokenizer> tokenizer_;
   PretrainingOptions options_;
-  TextCorpus corpus_;
   Masker masker_;
   Rng rng_;
   ShuffleBuffer<PretrainingState::ExamplePtr> buffer_;
@@ -78,6 +83,10 @@ class PretrainingGenerator {
   uint64_t epoch_ = 0;
   uint64_t examples_in_epoch_ = 0;
   bool exhausted_ = false;
+  CorpusPosition position_;  // after the last document taken from reader_
+  uint64_t bad_records_ = 0;
+  std::string last_bad_record_;
+  TokenizingReader reader_;  // last: its threads stop before the members they read go
 };
 
 }  // namespace smx

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "smx/data/corpus_options.h"
+
 namespace smx {
 
 enum class PaddingMode {
@@ -40,6 +42,9 @@ struct PretrainingOptions {
   double eval_fraction = 0.0;  // share of documents held out for eval (see text_corpus.h)
   uint64_t split_seed = 0;     // seeds the held-out hash; keep it equal for train and eval streams
   int64_t prefetch_batches = 4;  // bound of the prefetch queue
+  // Format, text field, bad-record policy and tokenizer threads (corpus_options.h). Only the format
+  // and text field shape the stream; workers and skip_bad_records may change on resume.
+  CorpusOptions corpus;
 
   // P after applying the default.
   int64_t resolved_max_predictions() const;
@@ -56,6 +61,7 @@ struct PretrainingBatch {
   std::vector<int64_t> masked_lm_ids;        // [B, P] original ids, 0-padded
   std::vector<float> masked_lm_weights;      // [B, P] 1 for real predictions, 0 padding
   std::vector<int64_t> nsp_labels;           // [B] 1 = segments in order, 0 = swapped
+  int64_t real_tokens = 0;                   // sum of the B unpadded lengths
 };
 
 }  // namespace smx

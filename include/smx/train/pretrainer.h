@@ -10,13 +10,15 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/config/model_config.h"
+#include "smx/data/corpus_options.h"
 #include "smx/dist/dist_options.h"
 
 namespace smx::train {
 
 struct PretrainOptions {
   std::string out_dir;                  // run folder: config.json, metrics.jsonl, checkpoints/
-  std::vector<std::string> data_files;  // plain-text corpus (see data/text_corpus.h)
+  std::vector<std::string> data_files;  // corpus shards, text or JSON Lines (data/text_corpus.h)
+  CorpusOptions corpus;                 // format, text field, bad records, tokenizer threads
   std::string tokenizer;                // SentencePiece model; "" = the one the config records
   int64_t steps = 10000;                // optimizer steps (the schedule's S)
   int64_t batch_size = 32;              // examples per micro-batch
@@ -37,8 +39,8 @@ struct PretrainOptions {
   int threads = 0;    // 0 = every core
   bool bf16 = false;  // bf16 autocast for matmuls; router and losses stay fp32
   std::string device = "cpu";
-  bool resume = false;                  // continue from out_dir's newest checkpoint
-  dist::DistOptions dist;               // multi-process training (docs/distributed.md)
+  bool resume = false;     // continue from out_dir's newest checkpoint
+  dist::DistOptions dist;  // multi-process training (docs/distributed.md)
 };
 
 // The options of a run are saved as DIR/options.json so that --resume continues with them.
