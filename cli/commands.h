@@ -19,5 +19,6 @@ void register_glue_command(CLI::App& app);
 void register_infer_commands(CLI::App& app);  // embed, classify, score
 void register_serve_command(CLI::App& app);
 void register_launch_command(CLI::App& app);
+void register_import_command(CLI::App& app);  // import sparse-mixers
 
 }  // namespace smx::cli

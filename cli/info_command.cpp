@@ -1,11 +1,16 @@
 // smx info: parameters, FLOPs and the layer plan of one or more configs.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "commands.h"
 #include "smx/accounting/accounting.h"
+#include "smx/core/error.h"
+#include "smx/core/json.h"
 
 namespace smx::cli {
 namespace {
@@ -69,11 +74,56 @@ void print_info(const ModelConfig& c, int64_t seq_len) {
   fmt::print("  GFLOPs are forward, per example of {} tokens.\n\n", N);
 }
 
+// The metadata of a safetensors file, reading only its header.
+std::map<std::string, std::string> weights_metadata(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char size_bytes[8] = {};
+  if (!in.read(reinterpret_cast<char*>(size_bytes), 8)) fail("{}: not a safetensors file", path);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | size_bytes[i];
+  std::error_code ec;
+  if (n > (uint64_t{100} << 20) || n + 8 > std::filesystem::file_size(path, ec))
+    fail("{}: header size {} is impossible; the file is damaged", path, n);
+  std::string header(n, '\0');
+  if (!in.read(header.data(), static_cast<std::streamsize>(n))) fail("{}: truncated header", path);
+  const auto j = parse_json(header, path);
+  std::map<std::string, std::string> out;
+  if (j.is_object() && j.contains("__metadata__") && j["__metadata__"].is_object())
+    for (const auto& [k, v] : j["__metadata__"].items())
+      if (v.is_string()) out[k] = v.get<std::string>();
+  return out;
+}
+
+// A model folder: where its weights came from (smx import records source and step), then its
+// config's report.
+void print_folder(const std::string& dir, const std::vector<std::string>& overrides,
+                  int64_t seq_len) {
+  const std::string config = dir + "/config.json", weights = dir + "/model.safetensors";
+  if (!std::filesystem::exists(config))
+    fail("{}: no config.json; pass a model folder (smx pretrain / finetune / import --out)", dir);
+  fmt::print("model folder {}\n", dir);
+  if (std::filesystem::exists(weights)) {
+    const auto meta = weights_metadata(weights);
+    auto get = [&](const char* key) {
+      const auto it = meta.find(key);
+      return it == meta.end() ? std::string() : it->second;
+    };
+    if (!get("smx.import.source").empty()) {
+      fmt::print("  imported from {}\n", get("smx.import.source"));
+      fmt::print("  files {}\n  step {}  format {}\n", get("smx.import.files"),
+                 get("smx.import.step"), get("smx.import.format"));
+    }
+    if (!get("smx.task").empty()) fmt::print("  fine-tuned on {}\n", get("smx.task"));
+  }
+  print_info(load_model_config(config, overrides), seq_len);
+}
+
 }  // namespace
 
 void register_info_command(CLI::App& app) {
   struct Options {
     std::vector<std::string> configs;
+    std::vector<std::string> folders;
     std::vector<std::string> overrides;
     int64_t seq_len = 0;
     bool list = false;
@@ -85,11 +135,17 @@ void register_info_command(CLI::App& app) {
   cmd->add_option("--set", options->overrides, "Override a config key: --set key=value");
   cmd->add_option("--seq-len", options->seq_len, "Sequence length for FLOPs (default max_seq_len)");
   cmd->add_flag("--list", options->list, "List the presets in configs/");
+  cmd->add_option("folders", options->folders,
+                  "Model folders (config.json + model.safetensors); an imported one also shows "
+                  "its source file and step");
   cmd->callback([options] {
     if (options->list) {
       for (const auto& name : preset_names()) fmt::print("{}\n", name);
       return;
     }
+    for (const auto& dir : options->folders)
+      print_folder(dir, options->overrides, options->seq_len);
+    if (!options->folders.empty() && options->configs.empty()) return;
     std::vector<std::string> configs = options->configs;
     if (configs.empty()) configs = {"bert-base", "sparse-mixer-base", "fast-sparse-mixer-base"};
     for (const auto& name : configs)

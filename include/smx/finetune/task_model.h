@@ -8,6 +8,7 @@
 //                           "dev": {metrics}, "dev_score", "baseline": {metrics}, ...}
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -56,9 +57,12 @@ struct FinetunedModel {
   std::shared_ptr<model::SparseMixer> model;
 };
 
-// Writes config.json, model.safetensors and task.json into `dir` (each atomically).
+// Writes config.json, model.safetensors and task.json into `dir` (each atomically). A null
+// `task_info` writes a pre-trained model folder (no task.json), as `smx import` does; `metadata`
+// adds entries to the weights file's metadata (e.g. where an imported model came from).
 void save_finetuned(const std::string& dir, const model::SparseMixer& model,
-                    const ModelConfig& config, const nlohmann::json& task_info);
+                    const ModelConfig& config, const nlohmann::json& task_info,
+                    std::map<std::string, std::string> metadata = {});
 FinetunedModel load_finetuned(const std::string& dir);
 
 // Eval-mode outputs of every example, one row of num_outputs values each, in example order.

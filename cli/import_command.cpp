@@ -1,0 +1,47 @@
+// smx import sparse-mixers: turn the paper authors' released Flax checkpoints into an smx model
+// folder (docs/importing.md).
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "smx/core/error.h"
+#include "smx/import/importer.h"
+
+namespace smx::cli {
+
+void register_import_command(CLI::App& app) {
+  auto o = std::make_shared<importer::ImportOptions>();
+  auto inspect = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand("import", "Import pre-trained weights from other frameworks");
+  cmd->require_subcommand(1);
+  CLI::App* sm = cmd->add_subcommand(
+      "sparse-mixers",
+      "The released Sparse Mixer / Fast Sparse Mixer / BERT checkpoints of google-research "
+      "sparse_mixers (Flax msgpack) -> an smx model folder");
+  sm->add_option("source", o->source,
+                 "Release zip, the folder it unpacks to, or a replicated_checkpoint_<step> file")
+      ->required();
+  sm->add_option("--out,-o", o->out_dir, "Model folder to create (must not exist)");
+  sm->add_option(
+      "--vocab", o->vocab,
+      "SentencePiece model the checkpoint was trained with (c4_bpe_sentencepiece.model); "
+      "copied into the folder and recorded in its config");
+  sm->add_option("--config,-c", o->config,
+                 "Preset or JSON file to check the checkpoint against; its non-shape settings "
+                 "(capacity factors, routing, padding) are used");
+  sm->add_flag("--inspect", *inspect,
+               "Print the files, tree, dtypes and shapes found, the inferred config and the "
+               "mapping; write nothing");
+  sm->callback([o, inspect] {
+    if (*inspect) {
+      if (!importer::inspect_sparse_mixers(*o, std::cout))
+        fail("{}: the checkpoint cannot be imported as it is (see above)", o->source);
+      return;
+    }
+    if (o->out_dir.empty()) fail("smx import sparse-mixers: --out DIR is required");
+    importer::import_sparse_mixers(*o, std::cout);
+  });
+}
+
+}  // namespace smx::cli
