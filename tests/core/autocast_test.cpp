@@ -1,0 +1,39 @@
+// AutocastScope: bf16 autocast inside the scope (a matmul of fp32 inputs comes out bf16), fp32
+// outside it and after it, and nothing at all when disabled.
+#include <ATen/autocast_mode.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "smx/core/autocast.h"
+
+namespace smx {
+namespace {
+
+at::ScalarType matmul_dtype() {
+  return at::matmul(torch::ones({2, 3}), torch::ones({3, 2})).scalar_type();
+}
+
+TEST(AutocastScopeTest, Bf16InsideFp32Outside) {
+  const at::Device cpu(at::kCPU);
+  EXPECT_EQ(matmul_dtype(), at::kFloat);
+  {
+    AutocastScope scope(true, cpu);
+    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    EXPECT_EQ(matmul_dtype(), at::kBFloat16);
+  }
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_EQ(matmul_dtype(), at::kFloat);
+}
+
+TEST(AutocastScopeTest, DisabledScopeChangesNothing) {
+  const at::Device cpu(at::kCPU);
+  {
+    AutocastScope scope(false, cpu);
+    EXPECT_FALSE(at::autocast::is_cpu_enabled());
+    EXPECT_EQ(matmul_dtype(), at::kFloat);
+  }
+  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+}
+
+}  // namespace
+}  // namespace smx
