@@ -2,6 +2,8 @@
 // shape against in-process results, base64 decoding back to the same floats, dimensions, pairs,
 // rerank ordering, tokenize offsets against the tokenizer, bad inputs in each route's error shape.
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -10,6 +12,7 @@
 #include "serve/live_server.h"
 #include "smx/serve/inference.h"
 #include "smx/serve/json_output.h"
+#include "support/test_util.h"
 #include "support/tiny_tokenizer.h"
 
 namespace smx::serve {
@@ -395,6 +398,51 @@ TEST_F(ApiRoutes, InfoHealthAndTeiErrorsKeepTheServerServing) {
     EXPECT_TRUE(r["error_type"].is_string()) << r.dump();
     EXPECT_EQ(post_json("/embed", R"({"inputs": "fine"})").size(), 1U) << "after " << body;
   }
+}
+
+}  // namespace
+}  // namespace smx::serve
+
+namespace smx::serve {
+namespace {
+
+// The embedding routes' pooling: the folder's 1_Pooling/config.json, overridden by --pooling.
+TEST_F(ApiRoutes, PoolingComesFromTheFolderUnlessOverridden) {
+  std::filesystem::create_directories(model_dir() + "/1_Pooling");
+  std::ofstream(model_dir() + "/1_Pooling/config.json")
+      << R"({"word_embedding_dimension": 32, "pooling_mode_cls_token": false,
+            "pooling_mode_mean_tokens": true, "pooling_mode_max_tokens": false})";
+  const auto folder = ModelBundle::load(model_dir());
+  EXPECT_EQ(folder->default_pooling(), Pooling::kMean);
+  const std::string text = "the cat reads";
+  const EncodedText e = folder->encode(text, std::nullopt);
+  std::vector<float> mean = run_alone(e, OutputKind::kMean, folder.get()).values;
+  std::vector<float> last = run_alone(e, OutputKind::kLast, folder.get()).values;
+  l2_normalize(mean);
+  l2_normalize(last);
+  ServerOptions o = default_options();
+  start(o, folder);
+  json r = post_json("/embed", json{{"inputs", text}}.dump());
+  EXPECT_LE(max_diff(r[0].get<std::vector<float>>(), mean), 1e-5);
+  EXPECT_EQ(json::parse(get("/info")->body)["model_type"]["classifier"].is_object(), true);
+  stop();
+  o.pooling = Pooling::kLast;
+  start(o, folder);
+  r = post_json("/v1/embeddings", json{{"input", text}}.dump());
+  EXPECT_LE(max_diff(r["data"][0]["embedding"].get<std::vector<float>>(), last), 1e-5);
+  // The last real token's hidden state is the [SEP] row of the per-token output.
+  const auto tokens = run_alone(e, OutputKind::kTokens, folder.get());
+  std::vector<float> sep(tokens.values.end() - tokens.cols, tokens.values.end());
+  l2_normalize(sep);
+  EXPECT_LE(max_diff(sep, last), 1e-6);
+
+  for (const auto& [text_json, needle] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"pooling_mode_max_tokens": true})", "not a pooling smx computes"},
+           {R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": true})", "exactly one"},
+           {R"({})", "exactly one"},
+           {"[1]", "not a JSON object"}})
+    smx::testing::expect_error([&] { parse_pooling_config(text_json, "1_Pooling/config.json"); },
+                               needle);
 }
 
 }  // namespace
