@@ -28,7 +28,9 @@ void write_file_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail("cannot write '{}': {}", tmp, std::strerror(errno));
+    if (!out)
+      fail("cannot open '{}' to write '{}': {}; check that its folder exists and is writable", tmp,
+           path, std::strerror(errno));
     out << text;
     out.flush();
     if (!out) fail("writing '{}' failed: {}", tmp, std::strerror(errno));
