@@ -54,6 +54,16 @@ fuzz:
 	  -lfmt -o $(BUILD_DIR)/fuzz/request_fuzzer
 	$(BUILD_DIR)/fuzz/request_fuzzer -max_total_time=$(FUZZ_TIME) -max_len=4096 \
 	  $(BUILD_DIR)/fuzz/corpus fuzz/corpus
+	mkdir -p $(BUILD_DIR)/fuzz/json_corpus
+	clang++-14 -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+	  -isystem /usr/include/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=1 \
+	  fuzz/json_readers_fuzzer.cpp src/core/json.cpp $(wildcard src/config/*.cpp) src/io/text_file.cpp \
+	  src/io/safetensors.cpp src/data/forward_input.cpp src/data/batch_padding.cpp src/core/utf8.cpp \
+	  src/tasks/superglue_readers.cpp \
+	  src/tasks/task_registry.cpp src/tasks/text_lines.cpp \
+	  -ltorch -ltorch_cpu -lc10 -lfmt -o $(BUILD_DIR)/fuzz/json_readers_fuzzer
+	$(BUILD_DIR)/fuzz/json_readers_fuzzer -max_total_time=$(FUZZ_TIME) -max_len=8192 \
+	  $(BUILD_DIR)/fuzz/json_corpus fuzz/json_corpus
 
 # smx serve under load at concurrency 1/4/16: dynamic batching vs batch size 1 (loopback only).
 loadtest: build

@@ -72,6 +72,22 @@ TEST_F(HostileInputTest, ClosedOrFullStdoutIsAnErrorNotASilentExit) {
   }
 }
 
+TEST_F(HostileInputTest, InvalidUtf8AndCorruptOptionsAreNamedForWhatTheyAre) {
+  const std::string latin1 = dir_.write("latin1.jsonl", "{\"text\": \"caf\xe9\"}\n");
+  auto r = run_smx("embed --model " + model() + " --input " + latin1);
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("line 1"));
+  EXPECT_THAT(r.output, HasSubstr("not valid UTF-8"));  // was: "malformed JSON"
+  fs::create_directories(dir_.file("run"));
+  dir_.write("run/options.json", "{\"steps\": 10,");
+  r = run_smx("pretrain --resume " + dir_.file("run"));
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr(dir_.file("run") + "/options.json: not valid JSON"));
+  r = run_smx("info --config " + dir_.path().string());
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_THAT(r.output, HasSubstr("is a folder; give the path of a file"));
+}
+
 TEST_F(HostileInputTest, DeepJsonInForwardInputIsAnError) {
   const std::string deep = std::string(100000, '[') + std::string(100000, ']');
   const std::string in = dir_.write("deep.json", "{\"input_ids\": " + deep + "}");
