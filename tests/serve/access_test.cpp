@@ -133,6 +133,13 @@ TEST_F(ServeAccess, QueueFullFloodGets429WithRetryAfterAndNothingElse) {
   EXPECT_GT(ok.load(), 0);
   EXPECT_EQ(ok.load() + busy.load(), kClients * kRequests);
   EXPECT_EQ(metric("smx_queue_rejections_total"), busy.load());
+  // The new routes have their own series.
+  EXPECT_EQ(metric("smx_http_requests_total{route=\"/v1/embeddings\",status=\"429\"}"),
+            busy.load());
+  EXPECT_EQ(metric("smx_http_requests_total{route=\"/v1/embeddings\",status=\"200\"}"), ok.load());
+  EXPECT_EQ(metric("smx_inputs_total{route=\"/v1/embeddings\"}"), ok.load());
+  EXPECT_EQ(metric("smx_http_request_duration_seconds_count{route=\"/v1/embeddings\"}"),
+            kClients * kRequests);
 }
 
 // With the only slot taken by a request the model is busy with, the next is refused 429 from its
