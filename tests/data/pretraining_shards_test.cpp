@@ -96,6 +96,26 @@ TEST(PretrainingShards, JsonlPlainGzipZstdGiveTheBatchesOfTheTextForm) {
   }
 }
 
+TEST(PretrainingShards, RankShardsOfCompressedShardsMatchTheTextForm) {
+  testing::ScratchDir dir;
+  const Shards s = make_shards(dir);
+  auto options = small_options();
+  options.split = Split::eval;
+  options.eval_fraction = 0.3;
+  options.world_size = 2;
+  for (int64_t rank = 0; rank < 2; ++rank) {
+    options.rank = rank;
+    options.corpus.workers = 2;
+    PretrainingStream text(tiny_tokenizer(), s.text, options);
+    PretrainingStream zst(tiny_tokenizer(), s.zst, options);
+    const auto expected = take(text, 100), got = take(zst, 100);
+    ASSERT_GT(expected.size(), 1u);
+    ASSERT_EQ(got.size(), expected.size()) << "rank " << rank;
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_TRUE(same_batch(got[i], expected[i])) << "rank " << rank << " batch " << i;
+  }
+}
+
 TEST(PretrainingShards, AnyNumberOfWorkersGivesTheSameBatches) {
   testing::ScratchDir dir;
   const Shards s = make_shards(dir);
