@@ -12,11 +12,6 @@ double gflop(double flops) {
   return flops / 1e9;
 }
 
-// FLOPs of a complex 2-D FFT pair (forward + inverse) on an a×b real plane, 5·n·log2(n) each.
-double fft_flops(double a, double b) {
-  return 2 * 5.0 * a * b * std::log2(a * b);
-}
-
 }  // namespace
 
 int64_t max_predictions_for(int64_t seq_len) {
@@ -24,22 +19,7 @@ int64_t max_predictions_for(int64_t seq_len) {
 }
 
 std::string mixing_name(const ModelConfig& c, int64_t layer) {
-  if (c.is_attention_layer(layer)) return "attention";
-  switch (c.mixing_kind()) {
-    case MixingKind::kLinear:
-      return "linear";
-    case MixingKind::kFourier:
-      return "fourier";
-    case MixingKind::kHartley:
-      return "hartley";
-    case MixingKind::kCirculant:
-      return "circulant";
-    case MixingKind::kToeplitz:
-      return "toeplitz";
-    case MixingKind::kAttention:
-      break;
-  }
-  return "attention";
+  return c.mixing_at(layer).layer_name;
 }
 
 Report account(const ModelConfig& c, int64_t seq_len) {
@@ -71,25 +51,15 @@ Report account(const ModelConfig& c, int64_t seq_len) {
       static_cast<double>(E * r.expert_capacity) / static_cast<double>(r.tokens_per_group);
 
   for (int64_t l = 0; l < c.num_layers; ++l) {
-    const std::string mix = mixing_name(c, l);
-    if (mix == "attention") {
-      add(mix, 4 * (D * D + D), 8.0 * N * D * D + 4.0 * N * N * D);
-    } else if (mix == "linear") {
-      add(mix, Nm * Nm + D * D, 2.0 * N * D * D + 2.0 * N * N * D);
-    } else if (mix == "fourier" || mix == "hartley") {
-      add(mix, 0, c.use_fft ? fft_flops(N, D) / 2 : 4.0 * N * D * D + 4.0 * N * N * D);
-    } else if (mix == "circulant") {
-      add(mix, Nm + D, c.use_fft ? fft_flops(N, D) : 2.0 * N * D * D + 2.0 * N * N * D);
-    } else {  // toeplitz
-      add(mix, (2 * Nm - 1) + (2 * D - 1),
-          c.use_fft ? fft_flops(2 * N, 2 * D) : 2.0 * N * D * D + 2.0 * N * N * D);
-    }
+    const MixingKindInfo& mixing = c.mixing_at(l);
+    add(mixing.layer_name, mixing.parameters(c), mixing.flops(c, N));
     if (c.is_moe_layer(l)) {
       const double expert_flops = N * slots_per_token * 4.0 * D * Fe;
-      const double router_flops = 2.0 * N * D * E;
+      const RouterInfo& router = c.router();
       // Reference dispatch + combine einsums: 2·E·C·D FLOPs per token each.
       const double einsum = N * 4.0 * static_cast<double>(E * r.expert_capacity) * D;
-      add("moe", E * (D * Fe + Fe + Fe * D + D) + D * E + E, expert_flops + router_flops, einsum);
+      add("moe", E * (D * Fe + Fe + Fe * D + D) + router.parameters(c),
+          expert_flops + router.flops(c, N), einsum);
     } else {
       add("mlp", D * F + F + F * D + D, 4.0 * N * D * F);
     }

@@ -18,14 +18,6 @@ namespace {
 
 using json = nlohmann::json;
 
-const std::map<std::string, MixingKind>& arch_table() {
-  static const std::map<std::string, MixingKind> table = {
-      {"bert", MixingKind::kAttention},  {"linear", MixingKind::kLinear},
-      {"f_net", MixingKind::kFourier},   {"h_net", MixingKind::kHartley},
-      {"c_net", MixingKind::kCirculant}, {"t_net", MixingKind::kToeplitz}};
-  return table;
-}
-
 template <typename T>
 T get_as(const json& value) {
   try {
@@ -85,7 +77,11 @@ const std::map<std::string, Field>& fields() {
       {"num_experts", plain(&ModelConfig::num_experts)},
       {"expert_d_ff", plain(&ModelConfig::expert_d_ff)},
       {"dispatch_algorithm",
-       enumerated(&ModelConfig::dispatch_algorithm, &parse_dispatch_algorithm, &to_string)},
+       {[](ModelConfig& c, const json& v) {
+          c.dispatch_algorithm = get_as<std::string>(v);
+          c.router();  // an unknown name fails here, naming the file and key
+        },
+        [](const ModelConfig& c) { return json(c.dispatch_algorithm); }}},
       {"num_selected_experts", plain(&ModelConfig::num_selected_experts)},
       {"batch_prioritized_routing", plain(&ModelConfig::batch_prioritized_routing)},
       {"train_capacity_factor", plain(&ModelConfig::train_capacity_factor)},
@@ -149,12 +145,22 @@ bool is_replacement(int64_t layer, int64_t num_layers, int64_t n, Layout layout)
   return false;
 }
 
-MixingKind ModelConfig::mixing_kind() const {
-  const auto it = arch_table().find(model_arch);
-  if (it == arch_table().end())
-    fail("model_arch '{}' is unknown; use one of bert, f_net, linear, h_net, c_net, t_net",
-         model_arch);
-  return it->second;
+const MixingKindInfo& ModelConfig::mixing() const {
+  const MixingKindInfo* kind = find_mixing_kind(model_arch);
+  if (kind == nullptr)
+    fail("model_arch '{}' is unknown; use one of {}", model_arch, mixing_arch_names());
+  return *kind;
+}
+
+const MixingKindInfo& ModelConfig::mixing_at(int64_t layer) const {
+  return is_attention_layer(layer) ? attention_mixing() : mixing();
+}
+
+const RouterInfo& ModelConfig::router() const {
+  const RouterInfo* router = find_router(dispatch_algorithm);
+  if (router == nullptr)
+    fail("dispatch_algorithm '{}' is unknown; use one of {}", dispatch_algorithm, router_names());
+  return *router;
 }
 
 std::string ModelConfig::routing_groups() const {
@@ -177,7 +183,8 @@ bool ModelConfig::is_moe_layer(int64_t layer) const {
 
 void ModelConfig::validate() const {
   const std::string where = "config '" + name + "'";
-  mixing_kind();  // throws on an unknown arch
+  mixing();  // throws on an unknown arch
+  router();  // throws on an unknown dispatch_algorithm
   // Upper bounds far above any real encoder keep every parameter and FLOP count of accounting/
   // inside int64 (a hostile config cannot make `smx info` print negative sizes) and stop a typo
   // from allocating terabytes.
@@ -245,8 +252,12 @@ void ModelConfig::validate() const {
         "{}: pad_to_multiple = {} only applies to padding \"masked\"; \"reference\" padding "
         "always pads to max_seq_len = {}",
         where, pad_to_multiple, max_seq_len);
-  if (use_fft && (is_bert() || mixing_kind() == MixingKind::kLinear))
-    fail("{}: use_fft applies to f_net, h_net, c_net and t_net, not '{}'", where, model_arch);
+  if (use_fft && !mixing().fft) {
+    std::string with_fft;
+    for (const MixingKindInfo& kind : mixing_kinds())
+      if (kind.fft) with_fft += (with_fft.empty() ? "" : ", ") + kind.arch;
+    fail("{}: use_fft applies to {}, not '{}'", where, with_fft, model_arch);
+  }
 }
 
 json ModelConfig::to_json() const {
@@ -286,18 +297,6 @@ std::string to_string(Layout layout) {
   return "?";
 }
 
-std::string to_string(DispatchAlgorithm algorithm) {
-  switch (algorithm) {
-    case DispatchAlgorithm::kMaskExpertsChoose:
-      return "MASK_EXPERTS_CHOOSE";
-    case DispatchAlgorithm::kMaskTokensChoose:
-      return "MASK_TOKENS_CHOOSE";
-    case DispatchAlgorithm::kScatterTokensChoose:
-      return "SCATTER_TOKENS_CHOOSE";
-  }
-  return "?";
-}
-
 std::string to_string(Padding padding) {
   return padding == Padding::kReference ? "reference" : "masked";
 }
@@ -306,16 +305,6 @@ Layout parse_layout(const std::string& text) {
   for (Layout l : {Layout::kBottom, Layout::kMiddle, Layout::kMixed, Layout::kTop})
     if (text == to_string(l)) return l;
   fail("layout '{}' is unknown; use BOTTOM, MIDDLE, MIXED or TOP", text);
-}
-
-DispatchAlgorithm parse_dispatch_algorithm(const std::string& text) {
-  for (auto a : {DispatchAlgorithm::kMaskExpertsChoose, DispatchAlgorithm::kMaskTokensChoose,
-                 DispatchAlgorithm::kScatterTokensChoose})
-    if (text == to_string(a)) return a;
-  fail(
-      "dispatch_algorithm '{}' is unknown; use MASK_EXPERTS_CHOOSE, MASK_TOKENS_CHOOSE or "
-      "SCATTER_TOKENS_CHOOSE",
-      text);
 }
 
 Padding parse_padding(const std::string& text) {

@@ -7,8 +7,6 @@
 #include "smx/ops/bias_gelu.h"
 #include "smx/ops/expert_dispatch.h"
 #include "smx/routing/capacity.h"
-#include "smx/routing/experts_choose.h"
-#include "smx/routing/tokens_choose.h"
 
 namespace smx::model {
 namespace {
@@ -22,7 +20,8 @@ at::ScalarType gemm_dtype(const at::Tensor& x) {
 
 }  // namespace
 
-MoeLayer::MoeLayer(const ModelConfig& config) : config_(config) {
+MoeLayer::MoeLayer(const ModelConfig& config)
+    : config_(config), route_(routing::make_router(config)) {
   const int64_t D = config.d_model, E = config.num_experts, F = config.expert_d_ff;
   router = register_module("router", std::make_shared<Dense>(D, E));
   // Each expert is drawn independently from N(0, 0.02²) (split_params in the reference).
@@ -76,10 +75,7 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
     problem.max_capacity = std::max(problem.max_capacity, problem.capacity.back());
   }
 
-  const routing::Dispatch dispatch =
-      config_.tokens_choose() ? routing::tokens_choose(problem, {config_.num_selected_experts,
-                                                                 config_.batch_prioritized_routing})
-                              : routing::experts_choose(problem);
+  const routing::Dispatch dispatch = route_(problem);
 
   const int64_t M = dispatch.token_index.size(1);
   // Tokens to slots and back through one inverse index (ops/expert_dispatch.h); the gather

@@ -26,7 +26,8 @@ TEST(AccountingTest, PaperPresetsHaveTheSpecParameterCounts) {
 }
 
 TEST(AccountingTest, CountsMatchTheBuiltModulesForEveryArchitecture) {
-  for (const auto& arch : {"bert", "linear", "f_net", "h_net", "c_net", "t_net"}) {
+  for (const MixingKindInfo& kind : mixing_kinds()) {
+    const std::string& arch = kind.arch;
     const ModelConfig c = smx::testing::tiny_config(arch);
     auto model = model::make_sparse_mixer(c, 0);
     const Report r = account(c);

@@ -8,18 +8,13 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-namespace smx {
+#include "smx/config/mixing_kinds.h"
+#include "smx/config/routers.h"
 
-// The sequence-mixing sublayer used by every non-attention layer (docs/design.md §1.4).
-enum class MixingKind { kAttention, kLinear, kFourier, kHartley, kCirculant, kToeplitz };
+namespace smx {
 
 // Which layers get attention / MoE (docs/design.md §1.3).
 enum class Layout { kBottom, kMiddle, kMixed, kTop };
-
-// How tokens and experts are matched (docs/design.md §2.3-2.4). All run with index dispatch
-// (docs/design.md §7.3): the mask and scatter tokens-choose variants of the reference compute the
-// same thing.
-enum class DispatchAlgorithm { kMaskExpertsChoose, kMaskTokensChoose, kScatterTokensChoose };
 
 // docs/design.md §7.1: `reference` pads every batch to max_seq_len and lets pads mix and compete
 // for experts; `masked` zeroes pads before mixing, keeps them out of routing, and allows any padded
@@ -28,8 +23,9 @@ enum class Padding { kReference, kMasked };
 
 struct ModelConfig {
   std::string name = "custom";
-  // "bert" makes every layer attention; the others name the mixing of non-attention layers.
-  std::string model_arch = "linear";  // bert | f_net | linear | h_net | c_net | t_net
+  // "bert" makes every layer attention; the others name the mixing of non-attention layers: a row
+  // of config/mixing_kinds.h (mixing_arch_names() lists them).
+  std::string model_arch = "linear";
 
   int64_t vocab_size = 32000;
   int64_t type_vocab_size = 4;
@@ -49,7 +45,8 @@ struct ModelConfig {
   Layout moe_layout = Layout::kMiddle;
   int64_t num_experts = 16;
   int64_t expert_d_ff = 2048;
-  DispatchAlgorithm dispatch_algorithm = DispatchAlgorithm::kMaskExpertsChoose;
+  // How tokens and experts are matched: a row of config/routers.h (docs/design.md §2.3-2.4).
+  std::string dispatch_algorithm = "MASK_EXPERTS_CHOOSE";
   int64_t num_selected_experts = 1;       // k, tokens-choose only
   bool batch_prioritized_routing = true;  // tokens-choose only
   double train_capacity_factor = 1.0;
@@ -77,14 +74,16 @@ struct ModelConfig {
 
   // Derived views.
   bool is_bert() const { return model_arch == "bert"; }
-  MixingKind mixing_kind() const;  // the non-attention mixing of this architecture
+  const MixingKindInfo& mixing() const;  // the non-attention mixing of this architecture
+  const MixingKindInfo& mixing_at(int64_t layer) const;  // attention or mixing()
+  const RouterInfo& router() const;                      // the row of dispatch_algorithm
   bool sequence_groups() const { return max_group_size == 0; }
   std::string routing_groups() const;  // "sequence" or "tokens:N"
   bool is_attention_layer(int64_t layer) const;
   bool is_moe_layer(int64_t layer) const;
   // Padded length of a batch whose longest example has `longest` tokens.
   int64_t padded_length(int64_t longest) const;
-  bool tokens_choose() const { return dispatch_algorithm != DispatchAlgorithm::kMaskExpertsChoose; }
+  bool tokens_choose() const { return router().tokens_choose; }
 
   // Throws smx::Error naming the first impossible setting.
   void validate() const;
@@ -98,10 +97,8 @@ struct ModelConfig {
 bool is_replacement(int64_t layer, int64_t num_layers, int64_t n, Layout layout);
 
 std::string to_string(Layout layout);
-std::string to_string(DispatchAlgorithm algorithm);
 std::string to_string(Padding padding);
 Layout parse_layout(const std::string& text);
-DispatchAlgorithm parse_dispatch_algorithm(const std::string& text);
 Padding parse_padding(const std::string& text);
 
 // Loads `name_or_path`: a preset name from configs/ (e.g. "sparse-mixer-base") or a JSON file path,

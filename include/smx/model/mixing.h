@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include <torch/nn/module.h>
 
@@ -22,7 +23,13 @@ class Mixing : public torch::nn::Module {
   virtual at::Tensor forward(const MixingInput& input) = 0;
 };
 
-// The mixing sublayer of layer `layer` of `config`: attention or the architecture's transform.
+// The mixing sublayer of layer `layer` of `config`: attention or the architecture's transform,
+// built by the factory of its config/mixing_kinds.h row.
 std::shared_ptr<Mixing> make_mixing(const ModelConfig& config, int64_t layer);
+
+// Builds the module of one mixing kind from a config.
+using MixingFactory = std::shared_ptr<Mixing> (*)(const ModelConfig& config);
+// The factory of the kind whose model_arch is `arch`, or nullptr (tests: every row has one).
+MixingFactory find_mixing_factory(const std::string& arch);
 
 }  // namespace smx::model

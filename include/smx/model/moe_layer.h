@@ -7,6 +7,7 @@
 
 #include "smx/config/model_config.h"
 #include "smx/model/dense.h"
+#include "smx/routing/routers.h"
 
 namespace smx::model {
 
@@ -37,6 +38,7 @@ class MoeLayer : public torch::nn::Module {
 
  private:
   ModelConfig config_;
+  routing::Router route_;  // config_.dispatch_algorithm's router, chosen at construction
 };
 
 }  // namespace smx::model
