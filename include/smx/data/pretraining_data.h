@@ -1,5 +1,5 @@
 // PretrainingStream: BERT-style pre-training batches (MLM + sentence-order NSP, docs/design.md
-// §4.2-4.3) from text files, produced on a background thread.
+// §4.2-4.3) from corpus shards (text_corpus.h), produced on a background thread.
 //
 // What the batches contain and how they are drawn: pretraining_generator.h. Sharding is by document
 // (rank r reads documents d with d % world_size == r); the held-out eval split is a hash of the
