@@ -206,6 +206,21 @@ TEST(JsonlCorpus, BadRecordsNameShardAndLineOrAreSkipped) {
   }
 }
 
+TEST(JsonlCorpus, BadTextLinesAreSkippedToo) {
+  testing::ScratchDir dir;
+  const auto path = dir.write("latin1.txt.gz", gzip_member("ok\ncaf\xE9\nfine\n\nnext\n"));
+  TextCorpus strict({path});
+  EXPECT_NE(error_of([&] { all_documents(strict); }).find("latin1.txt.gz:2: invalid UTF-8"),
+            std::string::npos);
+  CorpusOptions skip;
+  skip.skip_bad_records = true;
+  TextCorpus lenient({path}, skip);
+  const auto docs = all_documents(lenient);
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0].lines, (std::vector<std::string>{"ok", "fine"}));
+  EXPECT_EQ(lenient.bad_records(), 1u);
+}
+
 TEST(JsonlCorpus, AShardThatVanishesMidRunIsNamed) {
   testing::ScratchDir dir;
   const auto first = dir.write("a.jsonl", good_lines(0, 3));

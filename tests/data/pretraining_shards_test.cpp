@@ -174,6 +174,29 @@ TEST(PretrainingShards, ResumeInTheMiddleOfACompressedShard) {
   }
 }
 
+TEST(PretrainingShards, StatesFromBeforeShardSupportStillResume) {
+  testing::ScratchDir dir;
+  const Shards s = make_shards(dir);
+  const auto options = small_options();
+  PretrainingStream stream(tiny_tokenizer(), s.text, options);
+  take(stream, 5);
+  auto state = nlohmann::json::parse(stream.state());
+  const auto expected = take(stream, 20);
+  // The fields this version added are absent from older checkpoints.
+  state["generation"].erase("corpus_format");
+  state["generation"].erase("text_field");
+  state["corpus"].erase("restart");
+  state.erase("bad_records");
+  PretrainingStream resumed(tiny_tokenizer(), s.text, options, state.dump());
+  const auto got = take(resumed, 20);
+  ASSERT_EQ(got.size(), expected.size());
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_TRUE(same_batch(got[i], expected[i])) << i;
+  // A different text field is a different stream: refused.
+  auto other = options;
+  other.corpus.text_field = "body";
+  EXPECT_THROW(PretrainingStream(tiny_tokenizer(), s.text, other, state.dump()), Error);
+}
+
 TEST(PretrainingShards, ErrorsArriveInCorpusOrderWhateverTheWorkers) {
   testing::ScratchDir dir;
   std::string jsonl = jsonl_from_text_corpus(numbered_corpus(60));
