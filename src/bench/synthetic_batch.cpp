@@ -9,8 +9,8 @@
 
 namespace smx::bench {
 
-PretrainingBatch make_synthetic_batch(const ModelConfig& config, int64_t batch, int64_t seq_len,
-                                      uint64_t seed, int64_t real_length) {
+train::BatchTensors make_synthetic_batch(const ModelConfig& config, int64_t batch, int64_t seq_len,
+                                         uint64_t seed, int64_t real_length) {
   const int64_t B = batch, N = seq_len, L = real_length > 0 ? real_length : seq_len;
   if (B < 1 || N < 2 || L > N)
     fail(
@@ -19,7 +19,7 @@ PretrainingBatch make_synthetic_batch(const ModelConfig& config, int64_t batch, 
         B, N, L);
   at::Generator gen = at::detail::createCPUGenerator(seed);
   const auto i64 = torch::TensorOptions().dtype(torch::kLong);
-  PretrainingBatch b;
+  train::BatchTensors b;
   // Ids above the special pieces, never pad_id: every real position is a real token.
   const int64_t low = std::min<int64_t>(5, config.vocab_size - 1);
   b.input_ids = at::randint(low, config.vocab_size, {B, N}, gen, i64);
@@ -30,12 +30,13 @@ PretrainingBatch make_synthetic_batch(const ModelConfig& config, int64_t batch, 
 
   const int64_t P = std::min(accounting::max_predictions_for(L), L - 1);
   // P distinct positions in [1, L): the first P of a random permutation, sorted.
-  b.positions = std::get<0>(
+  b.masked_lm_positions = std::get<0>(
       (at::rand({B, L - 1}, gen).argsort(/*dim=*/1, /*descending=*/false).narrow(1, 0, P) + 1)
           .sort(1));
-  b.mlm_labels = at::randint(low, config.vocab_size, {B, P}, gen, i64);
-  b.mlm_weights = torch::ones({B, P});
+  b.masked_lm_ids = at::randint(low, config.vocab_size, {B, P}, gen, i64);
+  b.masked_lm_weights = torch::ones({B, P});
   b.nsp_labels = at::randint(0, 2, {B}, gen, i64);
+  b.real_tokens = B * L;
   return b;
 }
 

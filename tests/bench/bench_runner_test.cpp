@@ -8,6 +8,7 @@
 
 #include "smx/bench/ablations.h"
 #include "smx/bench/memory.h"
+#include "smx/bench/pretraining_step.h"
 #include "smx/bench/runner.h"
 #include "smx/bench/synthetic_batch.h"
 #include "smx/core/error.h"
@@ -29,13 +30,39 @@ TEST(BenchStatsTest, MedianMinMax) {
 
 TEST(BenchBatchTest, ShapesPadsAndMaskedPositions) {
   const ModelConfig c = smx::testing::tiny_config();
-  const PretrainingBatch b = make_synthetic_batch(c, 3, 16, 7, 10);
+  const train::BatchTensors b = make_synthetic_batch(c, 3, 16, 7, 10);
   EXPECT_EQ(b.input_ids.sizes(), (std::vector<int64_t>{3, 16}));
   EXPECT_TRUE(b.input_ids.narrow(1, 10, 6).eq(c.pad_id).all().item<bool>());
   EXPECT_TRUE(b.input_ids.narrow(1, 0, 10).ne(c.pad_id).all().item<bool>());
   // 80 per 512 tokens scaled to 10 -> 2; inside the real tokens, after [CLS].
-  EXPECT_EQ(b.positions.size(1), 2);
-  EXPECT_TRUE(b.positions.ge(1).all().item<bool>() && b.positions.lt(10).all().item<bool>());
+  EXPECT_EQ(b.masked_lm_positions.size(1), 2);
+  EXPECT_TRUE(b.masked_lm_positions.ge(1).all().item<bool>() &&
+              b.masked_lm_positions.lt(10).all().item<bool>());
+  EXPECT_EQ(b.real_tokens, 3 * 10);
+}
+
+TEST(BenchStepTest, TimesTheTrainersLossOnTheTrainersBatch) {
+  // Without dropout two forwards of the same weights agree, so the step's loss (computed before its
+  // update) must be exactly train::pretraining_loss of the same batch.
+  ModelConfig c = smx::testing::tiny_config("linear", Padding::kReference);
+  c.dropout_rate = c.mixing_dropout_rate = c.expert_dropout_rate = 0.0;
+  auto mixer = model::make_sparse_mixer(c, 11);
+  train::BatchTensors batch = make_synthetic_batch(c, 2, c.max_seq_len, 5, 12);
+  // Weights summing below 1 tell the trainer's clamp (1e-5) from the old copy's (1.0).
+  batch.masked_lm_weights.fill_(0.2f);
+  batch.masked_lm_weights[0][0] = 0.0f;  // a padded prediction slot
+  mixer->train();
+  const auto out = mixer->forward(batch.input_ids, batch.type_ids, batch.masked_lm_positions);
+  const double expected =
+      train::pretraining_loss(out, batch, c.auxiliary_loss_factor, c.router_z_loss_factor)
+          .total.item<double>();
+  auto optimizer = make_adamw(*mixer);
+  const double got = pretraining_step(*mixer, *optimizer, batch);
+  std::printf("    bench step loss %.6f, trainer loss %.6f, |diff| = %.3e\n", got, expected,
+              std::abs(got - expected));
+  EXPECT_EQ(got, expected);
+  // The step updated the weights: the same batch now has another loss.
+  EXPECT_NE(pretraining_step(*mixer, *optimizer, batch), got);
 }
 
 TEST(BenchRunnerTest, TinyRunFillsTheTableAndJson) {
