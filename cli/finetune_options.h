@@ -8,10 +8,10 @@
 
 namespace smx::cli {
 
-// Registers --init, --tokenizer, --set, --epochs, --lr, --batch, --warmup-fraction,
-// --expert-dropout, --weight-decay, --max-seq-len, --eval-every, --eval-batch, --log-every,
-// --threads, --bf16, --seed, --device and the multi-process flags (dist_options.h) on `cmd`,
-// writing into `o`.
+// Registers --init, --tokenizer, --set, --epochs, --lr, --batch, --grad-accum, --clip-norm,
+// --warmup-fraction, --expert-dropout, --weight-decay, --max-seq-len, --eval-every, --eval-batch,
+// --log-every, --threads, --bf16, --seed, --device and the multi-process flags (dist_options.h)
+// on `cmd`, writing into `o`.
 inline void add_finetune_options(CLI::App* cmd, finetune::FinetuneOptions& o) {
   cmd->add_option("--init,-i", o.init,
                   "Pre-training run folder (smx pretrain --out), fine-tuned model folder, or "
@@ -28,6 +28,12 @@ inline void add_finetune_options(CLI::App* cmd, finetune::FinetuneOptions& o) {
       ->capture_default_str();
   cmd->add_option("--batch", o.batch_sizes, "Batch size(s); a comma list sweeps: --batch 16,32,64")
       ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option(
+         "--grad-accum", o.grad_accum,
+         "Micro-batches of --batch per optimizer step (global batch: ranks x batch x this)")
+      ->capture_default_str();
+  cmd->add_option("--clip-norm", o.clip_norm, "Clip the global gradient norm to this (0: off)")
       ->capture_default_str();
   cmd->add_option("--warmup-fraction", o.warmup_fraction, "Share of steps spent in linear warmup")
       ->capture_default_str();

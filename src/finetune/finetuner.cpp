@@ -21,6 +21,7 @@
 #include "smx/train/adamw.h"
 #include "smx/train/lr_schedule.h"
 #include "smx/train/metrics_log.h"
+#include "smx/train/training_step.h"
 
 namespace smx::finetune {
 namespace fs = std::filesystem;
@@ -58,6 +59,8 @@ void check_options(const FinetuneOptions& o) {
     fail("finetune: --warmup-fraction must be in [0, 1) (got {})", o.warmup_fraction);
   if (!(o.expert_dropout >= 0 && o.expert_dropout < 1))
     fail("finetune: --expert-dropout must be in [0, 1) (got {})", o.expert_dropout);
+  if (o.grad_accum < 1) fail("finetune: --grad-accum must be >= 1 (got {})", o.grad_accum);
+  if (!(o.clip_norm >= 0)) fail("finetune: --clip-norm must be >= 0 (got {})", o.clip_norm);
   if (o.eval_batch < 1) fail("finetune: --eval-batch must be >= 1");
   if (o.log_every < 1) fail("finetune: --log-every must be >= 1");
   if (o.max_seq_len < 0) fail("finetune: --max-seq-len must be >= 0 (0: the model's)");
@@ -106,7 +109,9 @@ struct PointRun {
 PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, int64_t rank_batch,
                    const std::atomic<bool>* stop) {
   dist::TrainingSession dist(o.dist);  // per point: a new model, so new replicas and buckets
-  const int64_t ranks = dist.world_size(), batch_size = rank_batch * ranks;
+  // A micro-batch is W·b rows; an optimizer step accumulates --grad-accum of them.
+  const int64_t ranks = dist.world_size(), micro_size = rank_batch * ranks;
+  const int64_t batch_size = micro_size * o.grad_accum;
   PointRun run;
   SweepPoint& point = run.point;
   point.learning_rate = base_lr;
@@ -124,12 +129,15 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
   model->train();
   dist.prepare_model(*model, o.seed);
   train::AdamW optimizer(*model, {0.9, 0.999, 1e-6, o.weight_decay});
+  train::TrainingStep training_step(*model, optimizer, dist, o.clip_norm);
   const bool masked = p.config.padding == Padding::kMasked;
-  // Every rank cuts the same global batches of W·b rows and trains on its rows [r·b, (r+1)·b).
+  // Every rank cuts the same global micro-batches of W·b rows and trains on its rows
+  // [r·b, (r+1)·b); step s takes micro-batches [s·k, s·k + k) (the last step may take fewer).
   const auto batches =
-      training_batches(p.train_data.lengths(), o.epochs, batch_size, masked, o.seed);
+      training_batches(p.train_data.lengths(), o.epochs, micro_size, masked, o.seed);
   const auto first_row = static_cast<std::ptrdiff_t>(dist.rank() * rank_batch);
-  const auto steps = static_cast<int64_t>(batches.size());
+  const auto micro_total = static_cast<int64_t>(batches.size());
+  const int64_t steps = (micro_total + o.grad_accum - 1) / o.grad_accum;
   const auto warmup =
       static_cast<int64_t>(std::llround(o.warmup_fraction * static_cast<double>(steps)));
   const int64_t every = eval_interval(o, steps);
@@ -156,35 +164,38 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
           "far, if any, is in '{}'",
           step, steps, base_lr, batch_size, o.out_dir);
     const double lr = train::learning_rate(base_lr, step, warmup, steps);
-    const auto& global = batches[static_cast<size_t>(step)];
-    const std::vector<size_t> rows(global.begin() + first_row,
-                                   global.begin() + first_row + rank_batch);
-    const TaskBatch b = make_batch(p.train_data, rows, p.config, p.device);
-    TaskLoss l;
-    {
-      AutocastScope autocast(o.bf16, p.device);
-      const auto out = model->forward(b.input_ids, b.type_ids);
-      l = task_loss(*p.spec, out, b.labels, p.config.auxiliary_loss_factor,
-                    p.config.router_z_loss_factor);
-    }
-    // The z-loss is a mean over routed tokens, which differ by rank under masked padding; the task
-    // loss is a mean over b rows on every rank.
-    const double routed =
-        masked ? static_cast<double>(b.real_tokens) : static_cast<double>(b.input_ids.numel());
-    l.total = dist.global_loss(l.total, {{l.z_term, routed}});
-    const double value = dist.mean(l.total.item<double>());  // the global batch's loss
-    if (!std::isfinite(value))  // every rank sees the same value and stops here
-      fail("finetune {}: loss is {} at step {} (lr {:g}, batch {}); try a lower --lr or fp32",
-           p.spec->display_name, value, step + 1, base_lr, batch_size);
-    l.total.backward();
-    dist.sync_gradients();
-    optimizer.step(lr);
-    optimizer.zero_grad();
-    dist.after_step(step + 1);
+    const int64_t first_micro = step * o.grad_accum;
+    const int64_t micro_batches = std::min(o.grad_accum, micro_total - first_micro);
+    const double value = training_step.run(
+        step, lr, micro_batches,
+        [&](int64_t micro) {
+          const auto& global = batches[static_cast<size_t>(first_micro + micro)];
+          const std::vector<size_t> rows(global.begin() + first_row,
+                                         global.begin() + first_row + rank_batch);
+          const TaskBatch b = make_batch(p.train_data, rows, p.config, p.device);
+          TaskLoss l;
+          {
+            AutocastScope autocast(o.bf16, p.device);
+            const auto out = model->forward(b.input_ids, b.type_ids);
+            l = task_loss(*p.spec, out, b.labels, p.config.auxiliary_loss_factor,
+                          p.config.router_z_loss_factor);
+          }
+          w_correct += l.correct;
+          w_count += l.count;
+          // The z-loss is a mean over routed tokens, which differ by rank under masked padding;
+          // the task loss is a mean over b rows on every rank.
+          const double routed = masked ? static_cast<double>(b.real_tokens)
+                                       : static_cast<double>(b.input_ids.numel());
+          return train::MicroBatchLoss{l.total, {{l.z_term, routed}}};
+        },
+        [&](double loss, int64_t at_step) {
+          return fmt::format(
+              "finetune {}: loss is {} at step {} (lr {:g}, batch {}); try a lower --lr, "
+              "--clip-norm or fp32",
+              p.spec->display_name, loss, at_step, base_lr, batch_size);
+        });
     w_loss += value;
-    w_correct += l.correct;
-    w_count += l.count;
-    w_examples += static_cast<double>(batch_size);
+    w_examples += static_cast<double>(micro_batches * micro_size);
     ++w_steps;
     const int64_t done = step + 1;
     if (!o.quiet && (done % o.log_every == 0 || done == steps)) {
@@ -211,6 +222,8 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
   if (!o.quiet) log.eval(eval_record(p, steps, point.dev, point.seconds));
   json result = {{"lr", base_lr},
                  {"batch", batch_size},
+                 {"grad_accum", o.grad_accum},
+                 {"clip_norm", o.clip_norm},
                  {"ranks", ranks},
                  {"steps", steps},
                  {"warmup_steps", warmup},
@@ -301,6 +314,8 @@ FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop)
                           {"max_seq_len", p.max_len},
                           {"lr", best.learning_rate},
                           {"batch", best.batch_size},
+                          {"grad_accum", o.grad_accum},
+                          {"clip_norm", o.clip_norm},
                           {"ranks", best.ranks},
                           {"epochs", o.epochs},
                           {"steps", best.steps},

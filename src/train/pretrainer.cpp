@@ -23,6 +23,7 @@
 #include "smx/train/lr_schedule.h"
 #include "smx/train/metrics_log.h"
 #include "smx/train/pretraining_loss.h"
+#include "smx/train/training_step.h"
 
 namespace smx::train {
 namespace fs = std::filesystem;
@@ -98,12 +99,6 @@ EvalResult evaluate(model::SparseMixer& model, const std::shared_ptr<const Token
     fail("pretrain: the held-out split is empty; raise --eval-fraction or add documents");
   return {loss / static_cast<double>(batches), mlm_correct / std::max(1.0, mlm_count),
           nsp_correct / std::max(1.0, nsp_count), static_cast<int64_t>(nsp_count)};
-}
-
-// Tokens the data pipeline produced per second of its own work between two stats (this rank).
-double data_tokens_per_s(const PretrainingStreamStats& before, const PretrainingStreamStats& now) {
-  const double busy = now.busy_s - before.busy_s;
-  return busy > 0 ? static_cast<double>(now.tokens - before.tokens) / busy : 0.0;
 }
 
 json eval_record(int64_t step, const EvalResult& e, double elapsed) {
@@ -190,6 +185,7 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   model->train();
   dist.prepare_model(*model, o.seed);
   AdamW optimizer(*model, {0.9, 0.999, 1e-6, o.weight_decay});
+  TrainingStep training_step(*model, optimizer, dist, o.clip_norm);
   PretrainingStream stream(tok, o.data_files,
                            dist.train_stream(stream_options(config, o, Split::train)));
   const int64_t warmup =
@@ -276,45 +272,37 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
       break;
     }
     const double lr = learning_rate(o.learning_rate, step, warmup, o.steps);
-    double step_loss = 0;
-    for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
-      const auto wait_start = Clock::now();
-      const auto batch = dist.local_batch(stream.next_batch());
-      window_data_wait += std::chrono::duration<double>(Clock::now() - wait_start).count();
-      const BatchTensors t = to_tensors(*batch, device, config.pad_id);
-      PretrainingLoss l;
-      {
-        AutocastScope autocast(o.bf16, device);
-        const auto out = model->forward(t.input_ids, t.type_ids, t.masked_lm_positions);
-        l = pretraining_loss(out, t, config.auxiliary_loss_factor, config.router_z_loss_factor);
-      }
-      // Means over masked slots and over routed tokens become means over the global batch.
-      const double routed =
-          config.padding == Padding::kMasked ? t.real_tokens : t.input_ids.numel();
-      l.total = dist.global_loss(l.total, {{l.mlm_term, l.mlm_count}, {l.z_term, routed}});
-      const double value = l.total.item<double>();
-      if (!std::isfinite(value)) {
-        const auto last = checkpoints.latest();
-        fail(
-            "loss is {} at step {}; stopping. The last good checkpoint is {}. Try a lower --lr, "
-            "--clip-norm, or fp32",
-            value, step + 1, last ? *last : std::string("(none yet)"));
-      }
-      (l.total / static_cast<double>(o.grad_accum)).backward();
-      step_loss += value / static_cast<double>(o.grad_accum);
-      window_tokens += static_cast<double>(t.real_tokens);
-      mlm_c += l.mlm_correct;
-      mlm_n += l.mlm_count;
-      nsp_c += l.nsp_correct;
-      nsp_n += l.nsp_count;
-    }
-    dist.sync_gradients();
-    step_loss = dist.mean(step_loss);
-    if (o.clip_norm > 0) clip_grad_norm(*model, o.clip_norm);
-    optimizer.step(lr);
-    optimizer.zero_grad();
+    const double step_loss = training_step.run(
+        step, lr, o.grad_accum,
+        [&](int64_t) {
+          const auto wait_start = Clock::now();
+          const auto batch = dist.local_batch(stream.next_batch());
+          window_data_wait += std::chrono::duration<double>(Clock::now() - wait_start).count();
+          const BatchTensors t = to_tensors(*batch, device, config.pad_id);
+          PretrainingLoss l;
+          {
+            AutocastScope autocast(o.bf16, device);
+            const auto out = model->forward(t.input_ids, t.type_ids, t.masked_lm_positions);
+            l = pretraining_loss(out, t, config.auxiliary_loss_factor, config.router_z_loss_factor);
+          }
+          window_tokens += static_cast<double>(t.real_tokens);
+          mlm_c += l.mlm_correct;
+          mlm_n += l.mlm_count;
+          nsp_c += l.nsp_correct;
+          nsp_n += l.nsp_count;
+          // Means over masked slots and over routed tokens become means over the global batch.
+          const double routed =
+              config.padding == Padding::kMasked ? t.real_tokens : t.input_ids.numel();
+          return MicroBatchLoss{l.total, {{l.mlm_term, l.mlm_count}, {l.z_term, routed}}};
+        },
+        [&](double value, int64_t at_step) {
+          const auto last = checkpoints.latest();
+          return fmt::format(
+              "loss is {} at step {}; stopping. The last good checkpoint is {}. Try a lower "
+              "--lr, --clip-norm, or fp32",
+              value, at_step, last ? *last : std::string("(none yet)"));
+        });
     ++step;
-    dist.after_step(step);
     ++window_steps;
     window_loss += step_loss;
     result.losses.push_back(step_loss);
@@ -330,7 +318,7 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
                  {"nsp_accuracy", nsp_c / std::max(1.0, nsp_n)},
                  {"tokens_per_s", window_tokens / std::max(1e-9, seconds)},
                  {"data_wait_s", window_data_wait / static_cast<double>(window_steps)},
-                 {"data_tokens_per_s", data_tokens_per_s(data_before, data_now)},
+                 {"data_tokens_per_s", pipeline_tokens_per_s(data_before, data_now)},
                  {"bad_records", data_now.bad_records},
                  {"lr", lr},
                  {"elapsed_s", elapsed()}},

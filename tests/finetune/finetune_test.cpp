@@ -151,6 +151,39 @@ TEST(FinetuneTest, LearnsASeparableToyTask) {
                             original.encoder->named_parameters().begin()->value()));
 }
 
+// The shared training step (train/training_step.h): two accumulated micro-batches of 4 are one
+// batch of 8 (reference padding, no dropout, so the two runs see the same rows and numbers).
+TEST(FinetuneTest, GradientAccumulationEqualsTheLargerBatch) {
+  ScratchDir dir;
+  const std::string data = toy_task(dir, 64, 16);
+  auto run = [&](int64_t batch, int64_t accum, const std::string& out) {
+    auto o = options("sst-2", data, dir.file(out));
+    o.overrides = {"padding=reference", "dropout_rate=0", "mixing_dropout_rate=0"};
+    o.expert_dropout = 0.0;
+    o.batch_sizes = {batch};
+    o.grad_accum = accum;
+    o.clip_norm = 1.0;
+    const auto r = finetune(o);
+    EXPECT_EQ(r.points[0].batch_size, 8);
+    EXPECT_EQ(r.task_info.at("grad_accum"), accum);
+    return load_finetuned(dir.file(out));
+  };
+  const auto one = run(8, 1, "one"), accumulated = run(4, 2, "accumulated");
+  const auto a = one.model->named_parameters(), b = accumulated.model->named_parameters();
+  double worst = 0;
+  for (const auto& p : a)
+    worst = std::max(worst, smx::testing::max_abs_diff(p.value(), b[p.key()]));
+  std::printf("    batch 8 vs 2 x 4 accumulated: max |weight diff| %.3g\n", worst);
+  EXPECT_LT(worst, 1e-5);
+  expect_error(
+      [&] {
+        auto o = options("sst-2", data, dir.file("bad"));
+        o.grad_accum = 0;
+        finetune(o);
+      },
+      {"--grad-accum must be >= 1"});
+}
+
 TEST(FinetuneTest, RegressionAndRankingHeadsHaveOneOutput) {
   ScratchDir dir;
   for (const auto& [task, data] : std::vector<std::pair<std::string, std::string>>{

@@ -36,7 +36,9 @@ struct FinetuneOptions {
   std::vector<std::string> overrides;  // config "key=value" (non-architecture keys)
   int64_t epochs = 5;
   std::vector<double> learning_rates = {1e-5};
-  std::vector<int64_t> batch_sizes = {64};
+  std::vector<int64_t> batch_sizes = {64};  // per rank and micro-batch
+  int64_t grad_accum = 1;  // micro-batches per optimizer step (global batch: ranks x batch x this)
+  double clip_norm = 0;    // clip the global gradient norm to this (0: no clipping)
   double warmup_fraction = 0.1;  // share of the steps spent warming up
   double expert_dropout = 0.2;   // docs/design.md §2.6: 0.2 in fine-tuning
   double weight_decay = 0.01;
@@ -54,7 +56,7 @@ struct FinetuneOptions {
 
 struct SweepPoint {
   double learning_rate = 0;
-  int64_t batch_size = 0;  // the global batch: ranks x the per-rank --batch
+  int64_t batch_size = 0;  // the global batch: ranks x the per-rank --batch x --grad-accum
   int64_t ranks = 1;
   int64_t steps = 0;
   tasks::TaskMetrics dev;  // at the end of training
