@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -102,6 +103,7 @@ struct HttpServer::Impl {
   bool ran = false;
 
   std::map<uint64_t, Connection> connections;  // I/O thread only
+  Clock::time_point accept_paused_until;       // out of descriptors: the listener rests
   uint64_t next_id = 1;
   int64_t regular = 0;  // connections not flagged overflow
 
@@ -314,7 +316,11 @@ struct HttpServer::Impl {
                                SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR) continue;
-        return;  // EAGAIN, or out of descriptors: try again on the next poll
+        // Out of descriptors: the pending connection stays in the backlog; stop polling the
+        // listener for a moment instead of waking on it in a loop.
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+          accept_paused_until = Clock::now() + ms(100);
+        return;
       }
       const int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -421,12 +427,13 @@ struct HttpServer::Impl {
       ids.clear();
       fds.push_back({wake_read, POLLIN, 0});
       ids.push_back(0);
-      const bool has_listener = listen_fd >= 0;
+      const bool has_listener = listen_fd >= 0 && Clock::now() >= accept_paused_until;
       if (has_listener) {
         fds.push_back({listen_fd, POLLIN, 0});
         ids.push_back(0);
       }
       auto next = Clock::now() + ms(1000);
+      if (listen_fd >= 0 && !has_listener) next = std::min(next, accept_paused_until);
       for (auto& [id, c] : connections) {
         short events = 0;
         switch (c.state) {
@@ -555,6 +562,12 @@ int HttpServer::bind() {
                           ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
                           : ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   impl_->listen_fd = fd;
+  // Every connection is a descriptor: keep the cap under the process's open-file limit.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+    const auto room = static_cast<size_t>(files.rlim_cur > 64 ? files.rlim_cur - 64 : 1);
+    impl_->options.max_connections = std::min(impl_->options.max_connections, room);
+  }
   return impl_->bound_port;
 }
 
