@@ -1,5 +1,6 @@
 #include "smx/data/pretraining_data.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "smx/tokenizer/tokenizer.h"
@@ -87,9 +88,22 @@ std::optional<PretrainingBatch> PretrainingStream::next_batch() {
   return std::move(item.batch);
 }
 
+double pipeline_tokens_per_s(const PretrainingStreamStats& before,
+                             const PretrainingStreamStats& now) {
+  const double read = now.reader.read_s - before.reader.read_s;
+  const double tokenize = (now.reader.tokenize_s - before.reader.tokenize_s) /
+                          static_cast<double>(std::max<int64_t>(1, now.workers));
+  // The batching thread's own work; inline (0 workers) reading and tokenizing happen inside it.
+  const double batching = (now.busy_s - before.busy_s) - (now.reader.wait_s - before.reader.wait_s);
+  const double slowest = now.workers > 0 ? std::max({read, tokenize, batching}) : batching;
+  return slowest > 0 ? static_cast<double>(now.tokens - before.tokens) / slowest : 0.0;
+}
+
 PretrainingStreamStats PretrainingStream::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
   PretrainingStreamStats s;
+  s.reader = generator_.reader_busy();
+  s.workers = generator_.options().corpus.workers;
   s.batches = produced_batches_;
   s.tokens = produced_tokens_;
   s.busy_s = busy_s_;

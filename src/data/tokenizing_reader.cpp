@@ -1,9 +1,29 @@
 #include "smx/data/tokenizing_reader.h"
 
+#include <chrono>
+
 #include "smx/core/error.h"
 #include "smx/tokenizer/tokenizer.h"
 
 namespace smx {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+uint64_t nanoseconds_since(Clock::time_point start) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+}
+
+}  // namespace
+
+ReaderBusy TokenizingReader::busy() const {
+  ReaderBusy b;
+  b.read_s = 1e-9 * static_cast<double>(read_ns_.load());
+  b.tokenize_s = 1e-9 * static_cast<double>(tokenize_ns_.load());
+  b.wait_s = 1e-9 * static_cast<double>(wait_ns_.load());
+  return b;
+}
 
 TokenizingReader::TokenizingReader(std::shared_ptr<const Tokenizer> tokenizer, TextCorpus corpus,
                                    std::function<bool(uint64_t)> takes, bool wrap,
@@ -62,8 +82,12 @@ TokenizedDocument TokenizingReader::next() {
   if (workers_ == 0) {
     std::vector<std::string> text;
     try {
+      auto start = Clock::now();
       TokenizedDocument item = read_one(text);
+      read_ns_ += nanoseconds_since(start);
+      start = Clock::now();
       tokenize(item, text);
+      tokenize_ns_ += nanoseconds_since(start);
       if (item.end_of_pass && !wrap_) pass_ended_ = true;
       return item;
     } catch (...) {
@@ -72,8 +96,10 @@ TokenizedDocument TokenizingReader::next() {
     }
   }
   if (!running_) start();
+  const auto start = Clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
   consumer_cv_.wait(lock, [&] { return done_.count(next_out_) > 0; });
+  wait_ns_ += nanoseconds_since(start);
   auto node = done_.extract(next_out_);
   ++next_out_;
   lock.unlock();
@@ -126,11 +152,13 @@ void TokenizingReader::run_reader() {
       if (stop_) return;
     }
     Job job;
+    const auto start = Clock::now();
     try {
       job.item = read_one(job.text);
     } catch (...) {
       job.error = std::current_exception();
     }
+    read_ns_ += nanoseconds_since(start);
     const bool last = job.error || (job.item.end_of_pass && !wrap_);
     const bool ready = job.error || job.text.empty();
     {
@@ -162,11 +190,13 @@ void TokenizingReader::run_worker() {
       job = std::move(jobs_.front());
       jobs_.pop_front();
     }
+    const auto start = Clock::now();
     try {
       tokenize(job.item, job.text);
     } catch (...) {
       job.error = std::current_exception();
     }
+    tokenize_ns_ += nanoseconds_since(start);
     job.text.clear();
     {
       std::lock_guard<std::mutex> lock(mutex_);

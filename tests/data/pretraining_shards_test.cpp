@@ -135,6 +135,8 @@ TEST(PretrainingShards, AnyNumberOfWorkersGivesTheSameBatches) {
         ASSERT_TRUE(same_batch(got[i], expected[i])) << workers << " workers, batch " << i;
       EXPECT_GT(stream.stats().tokens, 0u);
       EXPECT_GT(stream.stats().busy_s, 0.0);
+      EXPECT_GT(stream.stats().reader.tokenize_s, 0.0);
+      EXPECT_GT(pipeline_tokens_per_s(PretrainingStreamStats{}, stream.stats()), 0.0);
     }
   }
 }

@@ -34,10 +34,20 @@ namespace smx {
 class Tokenizer;
 
 // What the pipeline has done so far; the trainer logs the change between two log lines.
+// Stage by stage the pipeline is: read (one thread) -> tokenize (`workers` threads) -> pack,
+// shuffle, mask, batch (one thread). Between two stats, its throughput is the batch tokens over the
+// busiest stage's time: what it can deliver when nothing downstream holds it back, whatever the
+// queues held.
+struct PretrainingStreamStats;
+double pipeline_tokens_per_s(const PretrainingStreamStats& before,
+                             const PretrainingStreamStats& now);
+
 struct PretrainingStreamStats {
   uint64_t batches = 0;         // produced by the worker, prefetched ones included
   uint64_t tokens = 0;          // real (unpadded) tokens in those batches
   double busy_s = 0;            // worker time spent producing them, not waiting for queue space
+  ReaderBusy reader;            // the stages before it: reading, tokenizing, waiting for both
+  int64_t workers = 0;          // tokenizer threads
   uint64_t bad_records = 0;     // corpus records skipped as bad, up to the last batch handed out
   std::string last_bad_record;  // why the last of them was skipped
 };

@@ -67,6 +67,8 @@ class PretrainingGenerator {
   void restore(const PretrainingState& state);
 
   const PretrainingOptions& options() const { return options_; }
+  // The reader's stage times; safe from any thread.
+  ReaderBusy reader_busy() const { return reader_.busy(); }
 
  private:
   std::optional<PretrainingState::ExamplePtr> next_example();

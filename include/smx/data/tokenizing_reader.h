@@ -14,6 +14,7 @@
 // throws when it reaches the failed document, after every document before it.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -31,6 +32,13 @@
 namespace smx {
 
 class Tokenizer;
+
+// Seconds each stage has worked so far (for the pipeline's throughput in the training log).
+struct ReaderBusy {
+  double read_s = 0;      // the reader: decompressing, splitting, parsing (not waiting for room)
+  double tokenize_s = 0;  // the workers together (inline: on the caller's thread)
+  double wait_s = 0;      // next() blocked until the next document was ready
+};
 
 struct TokenizedDocument {
   bool end_of_pass = false;                 // no document: the pass over the corpus ended
@@ -55,6 +63,9 @@ class TokenizingReader {
   // Stops the threads and continues from `position` (a TokenizedDocument::after).
   void seek(const CorpusPosition& position);
 
+  // Safe from any thread.
+  ReaderBusy busy() const;
+  std::size_t workers() const { return workers_; }
   // Immutable after construction: safe from any thread.
   const std::vector<std::string>& files() const { return files_; }
   const std::vector<uint64_t>& file_sizes() const { return sizes_; }
@@ -94,6 +105,7 @@ class TokenizingReader {
   uint64_t next_sequence_ = 0;    // the reader's next number
   uint64_t next_out_ = 0;         // the number next() returns next
   bool stop_ = false, running_ = false;
+  std::atomic<uint64_t> read_ns_{0}, tokenize_ns_{0}, wait_ns_{0};
   std::thread reader_;
   std::vector<std::thread> pool_;
 };
