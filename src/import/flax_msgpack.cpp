@@ -259,11 +259,13 @@ class TreeReader {
         fail("{}: chunk '{}' is not an array numbered 0..{}", where, key, parts.size() - 1);
       seen[index] = true;
       parts[index] = array_payload(kv.val, path + "/chunks/" + key);
-      if (parts[index].shape.size() != 1 || (index > 0 && parts[index].dtype != parts[0].dtype))
-        fail("{}: chunk {} is not a flat array of the first chunk's dtype", where, key);
+      if (parts[index].shape.size() != 1) fail("{}: chunk {} is not a flat array", where, key);
       total += parts[index].data.size();
     }
     if (parts.empty()) fail("{}: no chunks", where);
+    for (const auto& part : parts)
+      if (part.dtype != parts[0].dtype)
+        fail("{}: chunks of different dtypes ({} and {})", where, parts[0].dtype, part.dtype);
     a.dtype = parts[0].dtype;
     const int64_t item = flax_dtype_size(a.dtype);
     if (item == 0) return a;  // reported as an unreadable leaf
