@@ -652,7 +652,8 @@ struct Server::Impl {
         case RouteId::kEmbedAll:
           return handle_tei_embed(req, res, ctx->route->id == RouteId::kEmbedAll);
         case RouteId::kRoot:
-          return bundle->task() ? handle_tei_predict(req, res) : handle_tei_embed(req, res, false);
+          return bundle->task() ? handle_tei_predict(req, res, /*always_nested=*/true)
+                                : handle_tei_embed(req, res, false);
         case RouteId::kPredict:
           return handle_tei_predict(req, res);
         case RouteId::kRerank:
@@ -822,7 +823,9 @@ struct Server::Impl {
     return list;
   }
 
-  void handle_tei_predict(const HttpRequest& req, HttpResponse& res) {
+  // `always_nested`: one list of predictions per input even for a single input, the shape Hugging
+  // Face's inference clients read from POST / (text_classification).
+  void handle_tei_predict(const HttpRequest& req, HttpResponse& res, bool always_nested = false) {
     Announcement announcement(*batcher);
     const TeiPredictRequest r = parse_tei_predict(req.body, options.limits);
     require_task("/predict");
@@ -831,7 +834,7 @@ struct Server::Impl {
     const auto outputs = run_model(req, encoded, OutputKind::kLogits, announcement);
     json body = json::array();
     for (const auto& out : outputs) body.push_back(predictions(out, r.raw_scores));
-    answer(req, res, 200, dump_json(r.batched ? body : body[0]));
+    answer(req, res, 200, dump_json(r.batched || always_nested ? body : body[0]));
   }
 
   // A (query, text) pair's relevance: a one-output regressor / ranker's score (sigmoid unless
