@@ -70,6 +70,7 @@ class PretrainingStream {
   void restore(const std::string& state);
 
   const PretrainingOptions& options() const { return generator_.options(); }
+  // From the thread that calls next_batch() (its bad-record count is the consumed state's).
   PretrainingStreamStats stats() const;
 
  private:
