@@ -52,7 +52,7 @@ std::string ZipArchive::read(const ZipEntry& entry, uint64_t max_bytes) const {
          zip_strerror(zip_->zip));
   std::string bytes;
   // Grows with the data actually decompressed, never past the declared size.
-  bytes.reserve(std::min<uint64_t>(entry.size, uint64_t{1} << 30));
+  bytes.reserve(std::min<uint64_t>(entry.size, uint64_t{64} << 20));
   std::string piece(std::min<uint64_t>(std::max<uint64_t>(entry.size, 1), uint64_t{16} << 20),
                     '\0');
   for (;;) {
