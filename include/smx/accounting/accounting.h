@@ -1,6 +1,6 @@
 // Parameter and FLOP accounting for any ModelConfig, computed from the config alone (docs/design.md
-// §6.1-6.2). Tests check the parameter counts against the built modules and pin the presets'
-// totals.
+// §6.1-6.2): the mixing and router terms come from their rows' formulas (docs/design.md §8.5).
+// Tests check the parameter counts against the built modules and pin the presets' totals.
 #pragma once
 
 #include <cstdint>
@@ -38,7 +38,8 @@ Report account(const ModelConfig& config, int64_t seq_len = 0);
 // MLM predictions per example at sequence length N: 80 at 512, scaled linearly, at least 1.
 int64_t max_predictions_for(int64_t seq_len);
 
-// The mixing sublayer of layer `layer`: "attention", "linear", "fourier", "hartley", ...
+// The mixing sublayer of layer `layer` as its config/mixing_kinds.h row names it: "attention",
+// "linear", "fourier", ...
 std::string mixing_name(const ModelConfig& config, int64_t layer);
 
 }  // namespace smx::accounting
