@@ -43,7 +43,7 @@ void run_inference(Mode mode, const InferOptions& o) {
         o.model);
   if (mode == Mode::kClassify && !bundle->task()->has_classes())
     fail("'{}' is a {} model: it predicts a score, not a class; use `smx score`", o.model,
-         bundle->task()->kind);
+         model_folder::task_kind_name(bundle->task()->kind));
   if (!bundle->batch_invariant())
     std::fprintf(stderr,
                  "smx: warning: outputs depend on batch composition: %s. Pass --max-batch-size 1 "

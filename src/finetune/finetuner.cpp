@@ -16,6 +16,7 @@
 #include "smx/finetune/task_loss.h"
 #include "smx/finetune/task_model.h"
 #include "smx/io/text_file.h"
+#include "smx/model_folder/model_folder.h"
 #include "smx/tasks/baseline.h"
 #include "smx/tasks/task_reader.h"
 #include "smx/train/adamw.h"
@@ -29,20 +30,6 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-const char* kind_name(tasks::TaskKind kind) {
-  switch (kind) {
-    case tasks::TaskKind::kClassification:
-      return "classification";
-    case tasks::TaskKind::kRegression:
-      return "regression";
-    case tasks::TaskKind::kRanking:
-      return "ranking";
-    case tasks::TaskKind::kGrouped:
-      return "grouped";
-  }
-  return "?";
-}
 
 void check_options(const FinetuneOptions& o) {
   if (o.out_dir.empty()) fail("finetune: --out is required");
@@ -308,7 +295,7 @@ FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop)
       result.task_info = {{"task", spec.name},
                           {"display_name", spec.display_name},
                           {"benchmark", tasks::benchmark_name(spec.benchmark)},
-                          {"kind", kind_name(spec.kind)},
+                          {"kind", model_folder::task_kind_name(spec.kind)},
                           {"num_outputs", spec.num_outputs()},
                           {"labels", spec.labels},
                           {"max_seq_len", p.max_len},
@@ -329,7 +316,8 @@ FinetuneResult finetune(const FinetuneOptions& o, const std::atomic<bool>* stop)
                           {"dev_score", best.dev_score},
                           {"baseline", result.baseline},
                           {"baseline_score", result.baseline_score}};
-      if (job.primary()) save_finetuned(o.out_dir, *run.model, p.config, result.task_info);
+      if (job.primary())
+        model_folder::ModelFolder::write(o.out_dir, *run.model, p.config, result.task_info);
     }
   }
   result.task_info["sweep"] = sweep;

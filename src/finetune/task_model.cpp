@@ -10,6 +10,7 @@
 #include "smx/io/safetensors.h"
 #include "smx/io/text_file.h"
 #include "smx/model/model_weights.h"
+#include "smx/model_folder/model_folder.h"
 
 namespace smx::finetune {
 namespace fs = std::filesystem;
@@ -33,17 +34,6 @@ std::string newest_checkpoint_weights(const fs::path& run) {
     }
   }
   return best;
-}
-
-// Number of outputs of the classifier stored in a weights file.
-int64_t stored_outputs(const std::string& path) {
-  const io::SafetensorsFile file = io::read_safetensors(path);
-  for (const auto& t : file.tensors)
-    if (t.name == "classification.kernel" && t.tensor.dim() == 2) return t.tensor.size(1);
-  fail(
-      "weights file '{}' has no 'classification.kernel' [D, outputs] tensor; is it a SparseMixer "
-      "saved by smx init, smx pretrain or smx finetune?",
-      path);
 }
 
 }  // namespace
@@ -81,7 +71,8 @@ InitSource resolve_init(const std::string& run_or_weights,
       if (eq == std::string::npos || eq == 0)
         fail("--set '{}' is not key=value (for example --set eval_capacity_factor=2)", text);
       const std::string value = text.substr(eq + 1);
-      j[text.substr(0, eq)] = json_is_valid(value) ? parse_json(value, "--set " + text) : json(value);
+      j[text.substr(0, eq)] =
+          json_is_valid(value) ? parse_json(value, "--set " + text) : json(value);
     }
     config = ModelConfig::from_json(j, run_or_weights + " (recorded config with --set)");
   }
@@ -94,8 +85,9 @@ std::shared_ptr<model::SparseMixer> load_encoder_weights(const ModelConfig& conf
   // Load the whole file (with its own head size) into a scratch model: that checks the recorded
   // architecture and every tensor before anything is used.
   model::check_config_fits_file(config, weights);
-  model::SparseMixer pretrained(config, stored_outputs(weights));
-  model::load_model_weights(pretrained, weights);
+  io::SafetensorsFile file = io::read_safetensors(weights);
+  model::SparseMixer pretrained(config, model::classifier_outputs(file, weights));
+  model::load_model_weights(pretrained, std::move(file), weights);
   auto fresh = model::make_sparse_mixer(config, seed, num_outputs);
   const auto source = pretrained.named_parameters();
   torch::NoGradGuard no_grad;
@@ -108,57 +100,21 @@ std::shared_ptr<model::SparseMixer> load_encoder_weights(const ModelConfig& conf
   return fresh;
 }
 
-void check_tokenizer(const Tokenizer& tok, const ModelConfig& config, const std::string& what) {
-  if (tok.vocab_size() != config.vocab_size)
-    fail(
-        "tokenizer '{}' has {} pieces but {} (config '{}') has vocab_size {}: the checkpoint "
-        "was trained with another vocabulary; pass the tokenizer it was trained with (--tokenizer)",
-        tok.path(), tok.vocab_size(), what, config.name, config.vocab_size);
-  if (tok.pad_id() != config.pad_id)
-    fail("tokenizer '{}' pads with id {} but {} (config '{}') has pad_id {}", tok.path(),
-         tok.pad_id(), what, config.name, config.pad_id);
-}
-
 Tokenizer load_tokenizer_for(const ModelConfig& config, const std::string& override_path,
                              const std::string& what) {
   const std::string path = override_path.empty() ? config.tokenizer : override_path;
   if (path.empty())
     fail("{} records no tokenizer (config key \"tokenizer\"); pass --tokenizer", what);
   Tokenizer tok = Tokenizer::load(path);
-  check_tokenizer(tok, config, what);
+  model_folder::check_tokenizer(tok, config, what);
   return tok;
 }
 
-void save_finetuned(const std::string& dir, const model::SparseMixer& model,
-                    const ModelConfig& config, const json& task_info,
-                    std::map<std::string, std::string> metadata) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) fail("cannot create model folder '{}': {}", dir, ec.message());
-  io::write_file_atomically(dir + "/config.json", config.to_json().dump(2) + "\n");
-  if (!task_info.is_null()) metadata["smx.task"] = task_info.value("task", "");
-  model::save_model_weights(model, dir + "/model.safetensors", std::move(metadata));
-  if (!task_info.is_null())
-    io::write_file_atomically(dir + "/task.json", task_info.dump(2) + "\n");
-}
-
 FinetunedModel load_finetuned(const std::string& dir) {
-  const std::string task_path = dir + "/task.json";
-  if (!fs::exists(task_path))
+  const auto folder = model_folder::ModelFolder::open(dir);
+  if (!folder.task())
     fail("--model '{}': no task.json; pass the --out folder of smx finetune", dir);
-  FinetunedModel m;
-  m.task_info = parse_json(io::read_text_file(task_path), task_path);
-  if (!m.task_info.is_object()) fail("{}: not a JSON object", task_path);
-  if (!m.task_info.contains("num_outputs") || !m.task_info["num_outputs"].is_number_integer())
-    fail("{}: missing integer field 'num_outputs'", task_path);
-  if (!m.task_info.contains("task") || !m.task_info["task"].is_string())
-    fail("{}: missing string field 'task'", task_path);
-  m.config = load_model_config(dir + "/config.json");
-  model::check_config_fits_file(m.config, dir + "/model.safetensors");
-  m.model =
-      std::make_shared<model::SparseMixer>(m.config, m.task_info["num_outputs"].get<int64_t>());
-  model::load_model_weights(*m.model, dir + "/model.safetensors");
-  return m;
+  return {folder.config(), folder.task()->record, folder.load_model()};
 }
 
 std::vector<std::vector<float>> predict(model::SparseMixer& model, const EncodedExamples& data,

@@ -11,13 +11,13 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
-#include "smx/finetune/task_model.h"
 #include "smx/import/checkpoint_files.h"
 #include "smx/import/config_inference.h"
 #include "smx/import/flax_msgpack.h"
 #include "smx/import/flax_names.h"
 #include "smx/import/reference_params.h"
 #include "smx/model/sparse_mixer.h"
+#include "smx/model_folder/model_folder.h"
 #include "smx/tokenizer/tokenizer.h"
 
 namespace smx::importer {
@@ -126,7 +126,7 @@ ImportResult import_sparse_mixers(const ImportOptions& o, std::ostream& log) {
       out.parent_path() / (out.filename().string() + ".import-tmp-" + std::to_string(::getpid()));
   try {
     fs::remove_all(tmp, ec);
-    finetune::save_finetuned(tmp.string(), *model, p.config, nlohmann::json(), metadata);
+    model_folder::ModelFolder::write(tmp.string(), *model, p.config, nullptr, metadata);
     if (!o.vocab.empty()) fs::copy_file(o.vocab, tmp / "tokenizer.model");
     check_free();
     if (fs::exists(out, ec)) fs::remove(out);  // the empty folder checked above

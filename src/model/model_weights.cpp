@@ -31,7 +31,12 @@ void save_model_weights(const SparseMixer& model, const std::string& path,
 
 std::map<std::string, std::string> load_model_weights(SparseMixer& model, const std::string& path,
                                                       const io::WeightLoadOptions& options) {
-  io::SafetensorsFile file = io::read_safetensors(path);
+  return load_model_weights(model, io::read_safetensors(path), path, options);
+}
+
+std::map<std::string, std::string> load_model_weights(SparseMixer& model, io::SafetensorsFile file,
+                                                      const std::string& path,
+                                                      const io::WeightLoadOptions& options) {
   const auto it = file.metadata.find(kConfigKey);
   if (it != file.metadata.end()) {
     const auto saved = parse_json(it->second, path + " (metadata " + kConfigKey + ")");
@@ -52,6 +57,15 @@ std::map<std::string, std::string> load_model_weights(SparseMixer& model, const 
     }
   }
   return io::load_module_weights(model, std::move(file), path, options);
+}
+
+int64_t classifier_outputs(const io::SafetensorsFile& file, const std::string& path) {
+  for (const auto& t : file.tensors)
+    if (t.name == "classification.kernel" && t.tensor.dim() == 2) return t.tensor.size(1);
+  fail(
+      "weights file '{}' has no 'classification.kernel' [D, outputs] tensor; is it a SparseMixer "
+      "saved by smx init, smx pretrain, smx finetune or smx import?",
+      path);
 }
 
 ModelConfig recorded_config(const std::string& path) {

@@ -2,111 +2,31 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
 #include "smx/core/json.h"
-#include "smx/model/model_weights.h"
+#include "smx/io/text_file.h"
 
 namespace smx::serve {
-namespace {
 
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string read_text_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot open '{}'", path.string());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
-TaskInfo parse_task_info(const std::string& text, const std::string& source) {
-  const json j = parse_json(text, source);
-  if (!j.is_object()) fail("{}: not a JSON object", source);
-  TaskInfo t;
-  for (const auto& [key, value] : j.items()) {
-    if (key == "task") {
-      if (!value.is_string()) fail("{}: 'task' must be a string", source);
-      t.task = value.get<std::string>();
-    } else if (key == "kind") {
-      if (!value.is_string()) fail("{}: 'kind' must be a string", source);
-      t.kind = value.get<std::string>();
-      if (t.kind != "classification" && t.kind != "regression" && t.kind != "ranking" &&
-          t.kind != "grouped")
-        fail("{}: kind '{}' is not one of classification, regression, ranking, grouped", source,
-             t.kind);
-    } else if (key == "num_outputs") {
-      if (!value.is_number_integer() || value.get<int64_t>() < 1)
-        fail("{}: 'num_outputs' must be a positive integer", source);
-      t.num_outputs = value.get<int64_t>();
-    } else if (key == "labels") {
-      if (!value.is_array()) fail("{}: 'labels' must be a list of strings", source);
-      for (const auto& label : value) {
-        if (!label.is_string()) fail("{}: 'labels' must be a list of strings", source);
-        t.labels.push_back(label.get<std::string>());
-      }
-    } else if (key == "max_seq_len") {
-      if (!value.is_number_integer() || value.get<int64_t>() < 2)
-        fail("{}: 'max_seq_len' must be an integer >= 2", source);
-      t.max_seq_len = value.get<int64_t>();
-    }  // other keys (hyper-parameters, metrics) are the fine-tuner's business
-  }
-  if (!j.contains("num_outputs")) fail("{}: missing 'num_outputs'", source);
-  if (t.has_classes() && !t.labels.empty() &&
-      static_cast<int64_t>(t.labels.size()) != t.num_outputs)
-    fail("{}: {} labels for num_outputs = {}; give one label per output", source, t.labels.size(),
-         t.num_outputs);
-  return t;
-}
-
 std::shared_ptr<ModelBundle> ModelBundle::load(const std::string& dir,
                                                const BundleOptions& options) {
+  const auto folder = model_folder::ModelFolder::open(dir, options.tokenizer);
+  auto tokenizer = std::make_shared<const Tokenizer>(folder.load_tokenizer());
+  auto bundle =
+      std::make_shared<ModelBundle>(folder.config(), std::move(tokenizer),
+                                    folder.load_model({options.allow_nonfinite}), folder.task());
   const fs::path root(dir);
-  if (!fs::is_directory(root))
-    fail("model folder '{}' does not exist (expected config.json + model.safetensors)", dir);
-  const fs::path weights = root / "model.safetensors";
-  if (!fs::exists(weights))
-    fail("'{}' has no model.safetensors; pass a pre-training run or fine-tuned model folder", dir);
-  ModelConfig config = fs::exists(root / "config.json")
-                           ? ModelConfig::from_json(parse_json(read_text_file(root / "config.json"),
-                                                               (root / "config.json").string()),
-                                                    (root / "config.json").string())
-                           : model::recorded_config(weights.string());
-  model::check_config_fits_file(config, weights.string());
-  if (!options.tokenizer.empty()) config.tokenizer = options.tokenizer;
-  if (config.tokenizer.empty())
-    fail("{}: the config records no tokenizer; pass --tokenizer PATH.model", dir);
-
-  std::optional<TaskInfo> task;
-  if (fs::exists(root / "task.json"))
-    task = parse_task_info(read_text_file(root / "task.json"), (root / "task.json").string());
-  if (task && task->max_seq_len > config.max_seq_len)
-    fail("{}: task max_seq_len {} exceeds the model's {}", dir, task->max_seq_len,
-         config.max_seq_len);
-
-  auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::load(config.tokenizer));
-  if (tokenizer->vocab_size() > config.vocab_size)
-    fail("{}: tokenizer '{}' has {} pieces but the model's vocab_size is {}", dir, config.tokenizer,
-         tokenizer->vocab_size(), config.vocab_size);
-  auto model = model::make_sparse_mixer(config, 0, task ? task->num_outputs : 2);
-  model::load_model_weights(*model, weights.string(), {options.allow_nonfinite});
-  model->eval();
-  auto bundle = std::make_shared<ModelBundle>(config, std::move(tokenizer), std::move(model),
-                                              std::move(task));
   const fs::path pooling_config = root / "1_Pooling" / "config.json";
   if (fs::exists(pooling_config))
     bundle->set_default_pooling(
-        parse_pooling_config(read_text_file(pooling_config), pooling_config.string()));
-  bundle->folder_name_ = fs::absolute(root).lexically_normal().filename().string();
-  if (bundle->folder_name_.empty())  // "dir/" normalises to a trailing empty name
-    bundle->folder_name_ = fs::absolute(root).lexically_normal().parent_path().filename().string();
+        parse_pooling_config(io::read_text_file(pooling_config.string()), pooling_config.string()));
+  bundle->folder_name_ = folder.name();
   return bundle;
 }
 

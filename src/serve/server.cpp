@@ -508,7 +508,7 @@ struct Server::Impl {
         id2label[std::to_string(i)] = label;
         label2id[label] = i;
       }
-      const bool reranker = !task->has_classes() || task->kind == "ranking";
+      const bool reranker = !task->has_classes() || task->kind == tasks::TaskKind::kRanking;
       model_type = {
           {reranker ? "reranker" : "classifier", {{"id2label", id2label}, {"label2id", label2id}}}};
     } else {

@@ -73,6 +73,8 @@ TEST(CliTest, BadInputsGiveClearErrors) {
   };
   auto r = forward("{not json");
   EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.output, HasSubstr("in.json: not valid JSON"));
+  r = forward("[1, 2]");
   EXPECT_THAT(r.output, HasSubstr("not a JSON object"));
   r = forward(R"({"input_ids": [[1, 600]]})");
   EXPECT_THAT(r.output, HasSubstr("token id 600 is outside the vocabulary"));

@@ -1,11 +1,8 @@
-// Models for fine-tuning: where the initial weights come from, the fresh task classifier, the
-// fine-tuned model folder, and eval-mode predictions.
-//
-// A fine-tuned model folder (smx finetune --out DIR) holds
-//   DIR/config.json        the model config (its "tokenizer" is the SentencePiece model's path)
-//   DIR/model.safetensors  the weights, classifier with the task's num_outputs
-//   DIR/task.json          {"task", "num_outputs", "labels", "kind", "max_seq_len", "lr", "batch",
-//                           "dev": {metrics}, "dev_score", "baseline": {metrics}, ...}
+// Models for fine-tuning: where the initial weights come from, the fresh task classifier, loading a
+// fine-tuned model folder, and eval-mode predictions. The folder itself (config.json,
+// model.safetensors, task.json with {"task", "num_outputs", "labels", "kind", "max_seq_len", "lr",
+// "batch", "dev": {metrics}, "dev_score", "baseline": {metrics}, ...}) is read and written by
+// model_folder::ModelFolder.
 #pragma once
 
 #include <map>
@@ -43,10 +40,6 @@ std::shared_ptr<model::SparseMixer> load_encoder_weights(const ModelConfig& conf
                                                          const std::string& weights,
                                                          int64_t num_outputs, uint64_t seed);
 
-// Fails unless the tokenizer matches the config's vocab_size and pad_id; `what` names the model.
-void check_tokenizer(const Tokenizer& tokenizer, const ModelConfig& config,
-                     const std::string& what);
-
 // The tokenizer a config records (or `override_path` when not empty), checked against it.
 Tokenizer load_tokenizer_for(const ModelConfig& config, const std::string& override_path,
                              const std::string& what);
@@ -57,12 +50,7 @@ struct FinetunedModel {
   std::shared_ptr<model::SparseMixer> model;
 };
 
-// Writes config.json, model.safetensors and task.json into `dir` (each atomically). A null
-// `task_info` writes a pre-trained model folder (no task.json), as `smx import` does; `metadata`
-// adds entries to the weights file's metadata (e.g. where an imported model came from).
-void save_finetuned(const std::string& dir, const model::SparseMixer& model,
-                    const ModelConfig& config, const nlohmann::json& task_info,
-                    std::map<std::string, std::string> metadata = {});
+// A fine-tuned model folder (with task.json), loaded through model_folder::ModelFolder.
 FinetunedModel load_finetuned(const std::string& dir);
 
 // Eval-mode outputs of every example, one row of num_outputs values each, in example order.

@@ -17,6 +17,14 @@ void save_model_weights(const SparseMixer& model, const std::string& path,
 // shape and dtype; copies nothing unless everything matches. Returns the file's metadata.
 std::map<std::string, std::string> load_model_weights(SparseMixer& model, const std::string& path,
                                                       const io::WeightLoadOptions& options = {});
+// The same for a file already read; `path` names it in errors.
+std::map<std::string, std::string> load_model_weights(SparseMixer& model, io::SafetensorsFile file,
+                                                      const std::string& path,
+                                                      const io::WeightLoadOptions& options = {});
+
+// The classifier's output count in a weights file ([D, outputs] "classification.kernel"): 2 for the
+// NSP head of a pre-trained model, the task's outputs for a fine-tuned one.
+int64_t classifier_outputs(const io::SafetensorsFile& file, const std::string& path);
 
 // The config recorded in a weights file, checked with check_config_fits_file; throws if the file
 // records none.

@@ -18,25 +18,15 @@
 
 #include "smx/config/model_config.h"
 #include "smx/model/sparse_mixer.h"
+#include "smx/model_folder/model_folder.h"
 #include "smx/serve/pooling.h"
 #include "smx/tasks/input_format.h"
 #include "smx/tokenizer/tokenizer.h"
 
 namespace smx::serve {
 
-struct TaskInfo {
-  std::string task;
-  std::string kind = "classification";  // classification | regression | ranking | grouped
-  int64_t num_outputs = 2;
-  std::vector<std::string> labels;  // one per output for classification kinds, else empty
-  int64_t max_seq_len = 0;          // 0 = the model's max_seq_len
-
-  // classification and grouped outputs are class logits; regression and ranking one score.
-  bool has_classes() const { return kind == "classification" || kind == "grouped"; }
-};
-
-// Parses task.json; `source` names the file in errors.
-TaskInfo parse_task_info(const std::string& text, const std::string& source);
+// task.json of a fine-tuned model folder (model_folder/model_folder.h).
+using TaskInfo = model_folder::TaskInfo;
 
 struct BundleOptions {
   std::string tokenizer;  // overrides the config's tokenizer path when non-empty
