@@ -66,6 +66,13 @@ InferredConfig infer_config(const ReferenceParams& params, const std::vector<std
   c.max_seq_len = tensor("encoder/embedder/position/embedding", 3).size(1);
   c.type_vocab_size = tensor("encoder/embedder/type/embedding", 2).size(0);
   c.d_model = tensor("encoder/embedder/hidden_mapping_in/kernel", 2).size(1);
+  // Parameter-free mixing (FNet/HNet) builds [N, N] transforms from N alone: bound N before any
+  // model is built from a file that might claim 10^6 positions in a few megabytes.
+  if (c.max_seq_len > 16384)
+    fail(
+        "{}: 'encoder/embedder/position/embedding' has {} positions; the released models have 512 "
+        "and smx imports at most 16384",
+        params.file_of("encoder/embedder/position/embedding"), c.max_seq_len);
   out.notes.push_back(fmt::format(
       "vocab_size {}, d_emb {} from encoder/embedder/word/embedding; max_seq_len {} from "
       "position/embedding; type_vocab_size {} from type/embedding; d_model {} from "

@@ -50,13 +50,19 @@ class Mapper {
     // dim 2); a file with them on axis 0 is read too (the intermediate kernel tells which).
     const int64_t d = c_.d_model;
     for (const at::Tensor& part : it->second) {
+      if (part.dim() != static_cast<int64_t>(shape.size()) + 1)
+        fail("{}: expert tensor '{}' is {}; expected [devices, ...] with {} dims", p_.file_of(flax),
+             flax, shape_text(part.sizes()), shape.size() + 1);
       const bool axis1 = expert_axis1(flax, part, d);
-      at::Tensor t = axis1 ? part.movedim(2, 1) : part;
-      if (t.dim() < 3)
-        fail("{}: expert tensor '{}' is {}; expected [devices, ...] with at least 3 dims",
-             p_.file_of(flax), flax, shape_text(part.sizes()));
+      const at::Tensor t = axis1 ? part.movedim(2, 1) : part;
       std::vector<int64_t> flat = {t.size(0) * t.size(1)};
       for (int64_t i = 2; i < t.dim(); ++i) flat.push_back(t.size(i));
+      if (!parts.empty() && parts.front().sizes().slice(1) != at::IntArrayRef(flat).slice(1))
+        fail(
+            "{}: expert tensor '{}' has per-expert shape {} in one shard and {} in another; files "
+            "from different models",
+            p_.file_of(flax), flax, shape_text(parts.front().sizes().slice(1)),
+            shape_text(at::IntArrayRef(flat).slice(1)));
       parts.push_back(t.reshape(flat));
     }
     at::Tensor full = torch::cat(parts, 0).contiguous();
