@@ -15,6 +15,7 @@
 #include "commands.h"
 #include "signals.h"
 #include "smx/core/error.h"
+#include "smx/io/text_file.h"
 #include "smx/serve/server.h"
 
 namespace smx::cli {
@@ -24,22 +25,6 @@ void check_port(int port) {
   if (port < 0 || port > 65535) fail("--port {} is outside 1-65535 (0 picks a free port)", port);
 }
 
-// Written to a temporary file renamed into place, so readers never see a partial port.
-void write_port_file(const std::string& path, int port) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    if (out) out << port << "\n";
-    if (!out || !out.flush())
-      fail("cannot write the port file '{}': {}; pass a --port-file in a writable folder", path,
-           std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(tmp.c_str());
-    fail("cannot write the port file '{}': {}; pass a --port-file in a writable folder", path, why);
-  }
-}
 
 }  // namespace
 
@@ -51,6 +36,7 @@ void register_serve_command(CLI::App& app) {
     serve::ServerOptions server;
     int64_t max_wait_ms = 2;
     bool always_wait = false;
+    bool allow_nonfinite = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("serve", "HTTP inference server with dynamic batching");
@@ -61,6 +47,9 @@ void register_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--port-file", o->port_file, "Write the port to this file once listening");
   cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (overrides the config's)");
+  cmd->add_flag("--allow-nonfinite", o->allow_nonfinite,
+                "Load weights that hold NaN or Inf (refused by default); NaN/Inf outputs are "
+                "still answered 500");
   cmd->add_option("--dtype", o->dtype, "fp32 or bf16 (autocast)")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Intra-op threads for the model (0: default)")
       ->capture_default_str();
@@ -145,6 +134,7 @@ void register_serve_command(CLI::App& app) {
     if (o->threads > 0) torch::set_num_threads(o->threads);
     serve::BundleOptions bundle_options;
     bundle_options.tokenizer = o->tokenizer;
+    bundle_options.allow_nonfinite = o->allow_nonfinite;
     const auto bundle = serve::ModelBundle::load(o->model, bundle_options);
     if (!bundle->batch_invariant())
       std::fprintf(stderr,
@@ -157,7 +147,8 @@ void register_serve_command(CLI::App& app) {
     o->server.batcher.wait_only_for_announced = !o->always_wait;
     serve::Server server(bundle, o->server);
     const int port = server.bind();
-    if (!o->port_file.empty()) write_port_file(o->port_file, port);
+    // Atomic, so a reader never sees a partial port; a failure is fatal (the caller waits on it).
+    if (!o->port_file.empty()) io::write_file_atomically(o->port_file, std::to_string(port) + "\n");
     std::fprintf(stderr, "smx serve: %s on http://%s:%d (%s%s%s)\n", server.model_name().c_str(),
                  o->server.host.c_str(), port, o->dtype.c_str(),
                  bundle->task() ? (", task " + bundle->task()->task).c_str() : "",
