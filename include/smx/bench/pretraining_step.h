@@ -1,5 +1,7 @@
-// One pre-training step for timing: forward with the MLM and NSP heads, the trainer's loss
-// (train::pretraining_loss, docs/design.md §3.4), backward and an AdamW step (docs/design.md §5).
+// One pre-training step for timing, exactly the trainer's: train::TrainingStep (the step
+// `smx pretrain` and `smx finetune` run) over one micro-batch, with forward through the MLM and NSP
+// heads and the trainer's loss (train::pretraining_loss, docs/design.md §3.4), backward and an
+// AdamW step (docs/design.md §5).
 #pragma once
 
 #include <memory>
@@ -16,7 +18,7 @@ namespace smx::bench {
 // 0.01 on every parameter.
 std::unique_ptr<train::AdamW> make_adamw(model::SparseMixer& model);
 
-// forward + loss + backward + optimizer step at learning rate `lr`; returns the loss value.
+// train::TrainingStep::run at learning rate `lr` in one process; returns the loss value.
 double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer,
                         const train::BatchTensors& batch, double lr = 1e-4);
 

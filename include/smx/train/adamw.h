@@ -27,7 +27,7 @@ class AdamW {
 
   // One update with learning rate `lr` from the parameters' current .grad (missing grads: skipped).
   void step(double lr);
-  void zero_grad();
+  void zero_grad();  // drops the gradients (undefined, as PyTorch's set_to_none)
   int64_t steps() const { return steps_; }
 
   // Moments as "m.<param>" and "v.<param>", plus "step"; restore checks every name and shape.
