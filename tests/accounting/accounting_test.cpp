@@ -13,7 +13,7 @@ int64_t numel(const torch::nn::Module& m) {
   return n;
 }
 
-TEST(AccountingTest, PaperPresetsHaveTheSpecParameterCounts) {
+TEST(AccountingTest, PaperPresetsHaveThePinnedParameterCounts) {
   // docs/design.md §6.1, pinned.
   EXPECT_EQ(account(load_model_config("bert-base")).encoder_parameters, 111209472);
   EXPECT_EQ(account(load_model_config("sparse-mixer-base")).encoder_parameters, 182060096);
@@ -36,7 +36,7 @@ TEST(AccountingTest, CountsMatchTheBuiltModulesForEveryArchitecture) {
   }
 }
 
-TEST(AccountingTest, UsefulFlopsMatchTheSpec) {
+TEST(AccountingTest, UsefulFlopsMatchTheDesignDoc) {
   // docs/design.md §6.2: ~97 GFLOP (BERT), ~42 (SM), ~38 (FSM) per 512-token example, no heads.
   const Report bert = account(load_model_config("bert-base"));
   const Report sm = account(load_model_config("sparse-mixer-base"));

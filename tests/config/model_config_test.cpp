@@ -17,7 +17,7 @@ using json = nlohmann::json;
 
 using smx::testing::expect_error;
 
-TEST(LayoutTest, SpecExamples) {
+TEST(LayoutTest, DesignDocExamples) {
   // docs/design.md §1.3: MIDDLE with L = 4: n = 1 -> {2}; n = 2 -> {1, 2}.
   auto layers = [](int64_t L, int64_t n, Layout layout) {
     std::vector<int64_t> out;
@@ -38,7 +38,7 @@ TEST(LayoutTest, SpecExamples) {
   EXPECT_TRUE(layers(12, 0, Layout::kMixed).empty());
 }
 
-TEST(ModelConfigTest, PresetsLoadAndMatchTheSpec) {
+TEST(ModelConfigTest, PresetsLoadAndMatchTheDesignDoc) {
   const ModelConfig sm = load_model_config("sparse-mixer-base");
   EXPECT_EQ(sm.model_arch, "linear");
   EXPECT_EQ(sm.num_layers, 14);
