@@ -1,5 +1,6 @@
 // smx tokenizer train|encode|decode: train a SentencePiece model with the project's special ids and
-// inspect how it splits text.
+// inspect how a tokenizer (SentencePiece, or BERT WordPiece from vocab.txt / tokenizer.json) splits
+// text.
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -12,6 +13,9 @@
 
 namespace smx::cli {
 namespace {
+
+constexpr const char* kModelHelp =
+    "SentencePiece .model file, BERT vocab.txt or tokenizer.json, or a folder holding one";
 
 void print_encoding(const Tokenizer& tok, const std::string& text, bool pieces) {
   std::string line;
@@ -83,7 +87,7 @@ void register_encode(CLI::App& parent) {
   auto model = std::make_shared<std::string>();
   auto text = std::make_shared<std::string>();
   auto pieces = std::make_shared<bool>(false);
-  cmd->add_option("--model", *model, "SentencePiece .model file")->required();
+  cmd->add_option("--model", *model, kModelHelp)->required();
   auto* text_option = cmd->add_option("--text", *text, "Text to encode (default: stdin lines)");
   cmd->add_flag("--pieces", *pieces, "Print pieces instead of ids");
   cmd->callback([model, text, pieces, text_option] {
@@ -101,7 +105,7 @@ void register_decode(CLI::App& parent) {
   auto* cmd = parent.add_subcommand("decode", "Print the text of space-separated ids");
   auto model = std::make_shared<std::string>();
   auto ids = std::make_shared<std::string>();
-  cmd->add_option("--model", *model, "SentencePiece .model file")->required();
+  cmd->add_option("--model", *model, kModelHelp)->required();
   cmd->add_option("--ids", *ids, "Ids, e.g. \"4 17 5\"")->required();
   cmd->callback([model, ids] {
     const auto tok = Tokenizer::load(*model);
@@ -112,7 +116,8 @@ void register_decode(CLI::App& parent) {
 }  // namespace
 
 void register_tokenizer_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("tokenizer", "Train and inspect SentencePiece tokenizers");
+  auto* cmd = app.add_subcommand(
+      "tokenizer", "Train SentencePiece tokenizers; inspect them and BERT WordPiece ones");
   cmd->require_subcommand(1);
   register_train(*cmd);
   register_encode(*cmd);

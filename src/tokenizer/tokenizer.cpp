@@ -5,9 +5,12 @@
 #include <unordered_map>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "smx/core/utf8.h"
 #include "smx/io/output_file.h"
 #include "smx/io/text_file.h"
+#include "smx/tokenizer/wordpiece.h"
+#include "smx/tokenizer/wordpiece_files.h"
 #include "tokenizer/sentencepiece_backend.h"
 
 namespace smx {
@@ -39,20 +42,96 @@ void check_text_file(const std::string& file) {
   if (in.bad()) fail("tokenizer training: reading {} failed at line {}", file, number + 1);
 }
 
+namespace fs = std::filesystem;
+
+bool has_suffix(const std::string& text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// WordPiece files are named by their extension; any other file is taken as SentencePiece, as
+// before WordPiece existed.
+bool is_wordpiece_file(const std::string& path) {
+  return has_suffix(path, ".txt") || has_suffix(path, ".json");
+}
+
+// Whether a folder's tokenizer.json describes a WordPiece model (FNet folders hold a Unigram
+// tokenizer.json beside the spiece.model that smx reads instead).
+bool is_wordpiece_json(const std::string& file) {
+  const auto j = parse_json(io::read_text_file(file), file);
+  return j.is_object() && j.contains("model") && j["model"].is_object() &&
+         j["model"].contains("type") && j["model"]["type"] == "WordPiece";
+}
+
+// The tokenizer file that `path` names: the path itself, or the file chosen inside a folder.
+std::string resolve_tokenizer_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    const fs::path dir(path);
+    auto file = [&](const char* name) { return (dir / name).string(); };
+    if (fs::is_regular_file(file("tokenizer.json"), ec) &&
+        is_wordpiece_json(file("tokenizer.json")))
+      return file("tokenizer.json");
+    for (const char* name : {"vocab.txt", "spiece.model"}) {
+      if (fs::is_regular_file(file(name), ec)) return file(name);
+    }
+    std::vector<std::string> models;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (entry.is_regular_file(ec) && entry.path().extension() == ".model") {
+        models.push_back(entry.path().string());
+      }
+    }
+    if (models.size() == 1) return models.front();
+    fail(
+        "tokenizer {}: the folder holds no WordPiece tokenizer.json, vocab.txt, spiece.model or "
+        "single .model file{}; pass the tokenizer file itself",
+        path, models.size() > 1 ? " (it holds several .model files)" : "");
+  }
+  if (!fs::is_regular_file(path, ec)) {
+    fail(
+        "tokenizer {}: no such file; pass the .model file written by `smx tokenizer train`, a BERT "
+        "vocab.txt or tokenizer.json, or a folder holding one",
+        path);
+  }
+  return path;
+}
+
+// The id of a special token a WordPiece vocabulary must hold.
+int32_t wordpiece_special_id(const WordPiece& wp, const std::string& token, const char* role) {
+  const int32_t id = wp.piece_to_id(token);
+  if (id < 0) {
+    fail(
+        "tokenizer {}: the vocabulary has no {} token '{}'; BERT vocabularies hold [PAD], [UNK], "
+        "[CLS], [SEP] and [MASK] (tokenizer_config.json may name others)",
+        wp.source(), role, token);
+  }
+  return id;
+}
+
 }  // namespace
 
-Tokenizer::Tokenizer() : backend_(detail::make_sentencepiece_backend()) {}
+Tokenizer::Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
-Tokenizer Tokenizer::load(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    fail("tokenizer {}: no such file; pass the .model file written by `smx tokenizer train`", path);
-  }
+Tokenizer Tokenizer::load(const std::string& given_path) {
+  const std::string path = resolve_tokenizer_file(given_path);
   Tokenizer tok;
   tok.path_ = path;
+  if (is_wordpiece_file(path)) {
+    auto loaded = load_wordpiece(path);
+    tok.wordpiece_ = std::make_unique<WordPiece>(std::move(loaded.model));
+    const WordPiece& wp = *tok.wordpiece_;
+    tok.vocab_size_ = wp.size();
+    tok.unk_id_ = wp.unk_id();
+    tok.pad_id_ = wordpiece_special_id(wp, loaded.specials.pad, "pad");
+    tok.cls_id_ = wordpiece_special_id(wp, loaded.specials.cls, "cls");
+    tok.sep_id_ = wordpiece_special_id(wp, loaded.specials.sep, "sep");
+    tok.mask_id_ = wordpiece_special_id(wp, loaded.specials.mask, "mask");
+    return tok;
+  }
+  tok.backend_ = detail::make_sentencepiece_backend();
   if (const auto error = tok.backend_->load(path); !error.empty()) {
     fail(
         "tokenizer {}: not a valid SentencePiece model ({}); the file is corrupt or of another "
@@ -146,6 +225,7 @@ void Tokenizer::train(const TokenizerTrainOptions& options) {
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
+  if (wordpiece_) return wordpiece_->encode(text);
   std::vector<int> ids;
   const auto error = backend_->encode(text, &ids);
   if (!error.empty()) fail("tokenizer {}: encoding failed: {}", path_, error);
@@ -153,6 +233,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
 }
 
 std::vector<std::string> Tokenizer::encode_pieces(std::string_view text) const {
+  if (wordpiece_) return wordpiece_->encode_pieces(text);
   std::vector<std::string> pieces;
   const auto error = backend_->encode_pieces(text, &pieces);
   if (!error.empty()) fail("tokenizer {}: encoding failed: {}", path_, error);
@@ -160,6 +241,7 @@ std::vector<std::string> Tokenizer::encode_pieces(std::string_view text) const {
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+  if (wordpiece_) return wordpiece_->decode(ids);
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= vocab_size_) {
       fail("tokenizer {}: id {} at position {} is outside the vocabulary [0, {})", path_, ids[i], i,
@@ -176,7 +258,16 @@ std::string Tokenizer::id_to_piece(int32_t id) const {
   if (id < 0 || id >= vocab_size_) {
     fail("tokenizer {}: id {} is outside the vocabulary [0, {})", path_, id, vocab_size_);
   }
+  if (wordpiece_) return wordpiece_->id_to_piece(id);
   return backend_->id_to_piece(id);
+}
+
+int32_t Tokenizer::piece_to_id(const std::string& piece) const {
+  if (wordpiece_) return wordpiece_->piece_to_id(piece);
+  // SentencePiece answers the unknown id for pieces it lacks.
+  const int id = backend_->piece_to_id(piece);
+  if (id < 0 || id >= vocab_size_ || backend_->id_to_piece(id) != piece) return -1;
+  return id;
 }
 
 }  // namespace smx

@@ -1,11 +1,15 @@
-// Tokenizer: a SentencePiece model plus the special ids the pre-training and fine-tuning inputs
-// need.
+// Tokenizer: a SentencePiece model or a BERT WordPiece vocabulary, plus the special ids the
+// pre-training and fine-tuning inputs need.
 //
 // Models trained by Tokenizer::train have fixed, documented ids:
 //   0 <pad>, 1 <unk>, 2 <s> (bos), 3 </s> (eos), 4 [CLS], 5 [SEP], 6 [MASK], then the learned
 //   pieces.
 // Models trained elsewhere (e.g. the reference c4_bpe_sentencepiece.model) are accepted as long as
 // they define a pad id and the pieces [CLS], [SEP] and [MASK]; their ids are read from the model.
+//
+// WordPiece (Hugging Face BERT's vocab.txt or tokenizer.json, include/smx/tokenizer/wordpiece.h)
+// needs the pieces [PAD], [UNK], [CLS], [SEP] and [MASK] (or the names tokenizer_config.json
+// gives); it has no bos/eos (-1).
 #pragma once
 
 #include <cstdint>
@@ -19,6 +23,8 @@ class SentencePieceBackend;
 }
 
 namespace smx {
+
+class WordPiece;
 
 struct TokenizerTrainOptions {
   std::vector<std::string> input_files;  // plain text, one sentence per line
@@ -44,8 +50,12 @@ class Tokenizer {
   static constexpr int32_t kTrainedSepId = 5;
   static constexpr int32_t kTrainedMaskId = 6;
 
-  // Throws smx::Error if the file is missing, is not a SentencePiece model, or lacks a special
-  // token.
+  enum class Kind { kSentencePiece, kWordPiece };
+
+  // `path` is a SentencePiece model (any file not named below), a WordPiece vocabulary (a file
+  // ending in .txt, e.g. vocab.txt, or in .json, e.g. tokenizer.json), or a folder holding one
+  // (tokenizer.json, then vocab.txt, then spiece.model, then a single *.model). Throws
+  // smx::Error if the path is missing, the file is malformed, or it lacks a special token.
   static Tokenizer load(const std::string& path);
   // Trains a model with the fixed ids above and writes it to options.output_path.
   static void train(const TokenizerTrainOptions& options);
@@ -58,6 +68,9 @@ class Tokenizer {
   std::vector<std::string> encode_pieces(std::string_view text) const;
   std::string decode(const std::vector<int32_t>& ids) const;  // throws on ids outside [0, V)
   std::string id_to_piece(int32_t id) const;
+  int32_t piece_to_id(const std::string& piece) const;  // -1 if the vocabulary has no such piece
+
+  Kind kind() const { return wordpiece_ ? Kind::kWordPiece : Kind::kSentencePiece; }
 
   int32_t vocab_size() const { return vocab_size_; }
   int32_t pad_id() const { return pad_id_; }
@@ -67,12 +80,13 @@ class Tokenizer {
   int32_t cls_id() const { return cls_id_; }
   int32_t sep_id() const { return sep_id_; }
   int32_t mask_id() const { return mask_id_; }
-  const std::string& path() const { return path_; }
+  const std::string& path() const { return path_; }  // the file loaded (inside a folder given)
 
  private:
   Tokenizer();
 
   std::unique_ptr<detail::SentencePieceBackend> backend_;  // SentencePiece, behind a module
+  std::unique_ptr<WordPiece> wordpiece_;                   // set instead of backend_ for BERT
   std::string path_;
   int32_t vocab_size_ = 0;
   int32_t pad_id_ = -1, unk_id_ = -1, bos_id_ = -1, eos_id_ = -1;
