@@ -12,6 +12,7 @@
 #include "smx/core/threads.h"
 #include "smx/data/forward_input.h"
 #include "smx/io/safetensors.h"
+#include "smx/model/dense.h"
 #include "smx/model/model_weights.h"
 #include "smx/model/sparse_mixer.h"
 
@@ -43,7 +44,10 @@ void register_forward_command(CLI::App& app) {
     configure_threads(o->threads);
     const torch::Device device(o->model.device);
     model::check_config_fits_file(config, o->weights);
-    auto model = model::make_sparse_mixer(config, 0);
+    const auto model = [&] {
+      model::SkipParameterInit overwritten_below;  // every parameter comes from the file
+      return model::make_sparse_mixer(config, 0);
+    }();
     model::load_model_weights(*model, o->weights);
     model->to(device);
     model->eval();

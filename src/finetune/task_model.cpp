@@ -9,6 +9,7 @@
 #include "smx/core/json.h"
 #include "smx/io/safetensors.h"
 #include "smx/io/text_file.h"
+#include "smx/model/dense.h"
 #include "smx/model/model_weights.h"
 #include "smx/model_folder/model_folder.h"
 
@@ -86,7 +87,12 @@ std::shared_ptr<model::SparseMixer> load_encoder_weights(const ModelConfig& conf
   // architecture and every tensor before anything is used.
   model::check_config_fits_file(config, weights);
   io::SafetensorsFile file = io::read_safetensors(weights);
-  model::SparseMixer pretrained(config, model::classifier_outputs(file, weights));
+  // Only the scratch model skips the random init: `fresh` below draws its classifier from `seed`.
+  const auto scratch = [&] {
+    model::SkipParameterInit overwritten_below;
+    return std::make_shared<model::SparseMixer>(config, model::classifier_outputs(file, weights));
+  }();
+  model::SparseMixer& pretrained = *scratch;
   model::load_model_weights(pretrained, std::move(file), weights);
   auto fresh = model::make_sparse_mixer(config, seed, num_outputs);
   const auto source = pretrained.named_parameters();

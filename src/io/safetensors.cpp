@@ -1,6 +1,7 @@
 #include "smx/io/safetensors.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -135,7 +137,12 @@ std::string safetensors_dtype_name(at::ScalarType type) {
   return d != nullptr ? d->name : c10::toString(type);
 }
 
-SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& source_name) {
+namespace {
+
+// Parses and validates `bytes`. Without `mapping` every tensor is copied into its own memory; with
+// it, a tensor whose data is aligned for its dtype views `bytes` and holds `mapping` alive.
+SafetensorsFile parse_bytes(std::string_view bytes, const std::string& source_name,
+                            const std::shared_ptr<void>& mapping) {
   const std::string file = fmt::format("safetensors file '{}'", source_name);
   if (bytes.size() < 8)
     fail(
@@ -227,11 +234,28 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& sou
           fail("{}: tensor '{}' is BOOL but holds byte value {} at file offset {}; expected 0 or 1",
                file, e.name, static_cast<unsigned char>(data[i]), buffer_start + e.begin + i);
     }
-    at::Tensor t = at::empty(e.shape, at::TensorOptions().dtype(e.dtype->type));
-    if (nbytes > 0) std::memcpy(t.data_ptr(), data, nbytes);
+    const auto options = at::TensorOptions().dtype(e.dtype->type);
+    at::Tensor t;
+    if (mapping != nullptr && nbytes > 0 &&
+        reinterpret_cast<std::uintptr_t>(data) % static_cast<std::uintptr_t>(e.dtype->itemsize) ==
+            0) {
+      // The mapping is private and writable (copy-on-write), so in-place updates of the tensor
+      // are safe and never reach the file.
+      t = at::from_blob(
+          const_cast<char*>(data), e.shape, [mapping](void*) {}, options);
+    } else {
+      t = at::empty(e.shape, options);
+      if (nbytes > 0) std::memcpy(t.data_ptr(), data, nbytes);
+    }
     result.tensors.push_back({e.name, std::move(t)});
   }
   return result;
+}
+
+}  // namespace
+
+SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& source_name) {
+  return parse_bytes(bytes, source_name, nullptr);
 }
 
 std::string serialize_safetensors(const std::vector<NamedTensor>& tensors,
@@ -337,32 +361,37 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
+  // The file is mapped, not read: tensors view the page cache until copied (into a model), which
+  // saves a read of the whole file and a copy. The header is validated exactly as for bytes in
+  // memory; sizes come from fstat, never from the header.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail("cannot open safetensors file '{}': {}", path, errno_text(errno));
-  std::string bytes;
-  try {
-    struct stat st {};
-    if (::fstat(fd, &st) != 0)
-      fail("cannot stat safetensors file '{}': {}", path, errno_text(errno));
-    if (!S_ISREG(st.st_mode)) fail("safetensors path '{}' is not a regular file", path);
-    bytes.resize(static_cast<std::size_t>(st.st_size));
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0)
-        fail("error reading safetensors file '{}' at byte {}: {}", path, done, errno_text(errno));
-      if (n == 0)
-        fail("safetensors file '{}' shrank while being read (got {} of {} bytes)", path, done,
-             bytes.size());
-      done += static_cast<std::size_t>(n);
-    }
-  } catch (...) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
     ::close(fd);
-    throw;
+    fail("cannot stat safetensors file '{}': {}", path, errno_text(err));
   }
-  ::close(fd);
-  return parse_safetensors(bytes, path);
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail("safetensors path '{}' is not a regular file", path);
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  if (size == 0) {  // mmap refuses empty files; the parser names the problem
+    ::close(fd);
+    return parse_bytes(std::string_view(), path, nullptr);
+  }
+  // MAP_PRIVATE: a later rewrite of the file by rename (as write_safetensors does) leaves this
+  // mapping intact; PROT_WRITE only ever dirties private copy-on-write pages.
+  void* addr = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  const int map_err = errno;
+  ::close(fd);  // the mapping keeps the file open
+  if (addr == MAP_FAILED)
+    fail("cannot map safetensors file '{}' ({} bytes) into memory: {}", path, size,
+         errno_text(map_err));
+  ::madvise(addr, size, MADV_WILLNEED);  // start reading ahead; only a hint
+  const std::shared_ptr<void> mapping(addr, [size](void* p) { ::munmap(p, size); });
+  return parse_bytes(std::string_view(static_cast<const char*>(addr), size), path, mapping);
 }
 
 }  // namespace smx::io

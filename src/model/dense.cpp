@@ -7,14 +7,31 @@
 #include "smx/ops/add_layer_norm.h"
 
 namespace smx::model {
+namespace {
+thread_local bool skip_init = false;  // set by SkipParameterInit on this thread
+}  // namespace
+
+SkipParameterInit::SkipParameterInit() : previous_(skip_init) {
+  skip_init = true;
+}
+
+SkipParameterInit::~SkipParameterInit() {
+  skip_init = previous_;
+}
+
+bool parameter_init_skipped() {
+  return skip_init;
+}
 
 at::Tensor normal_002(at::IntArrayRef shape) {
+  if (skip_init) return torch::empty(shape);  // fp32, contents undefined until loaded
   return torch::randn(shape) * 0.02;
 }
 
 at::Tensor lecun_normal(int64_t fan_in, at::IntArrayRef shape) {
   // jax.nn.initializers.variance_scaling(1, "fan_in", "truncated_normal"): the truncated standard
   // normal has std 0.87962566103423978, divided out so the result has variance 1 / fan_in.
+  if (skip_init) return torch::empty(shape);  // fp32, as below
   const double stddev = std::sqrt(1.0 / static_cast<double>(fan_in)) / 0.87962566103423978;
   // Inverse-CDF sampling of the standard normal truncated to [-2, 2]: x = √2·erfinv(2u - 1) with
   // u uniform on [Φ(-2), Φ(2)] (LibTorch 1.13's C++ API has no trunc_normal_).

@@ -6,6 +6,7 @@
 #include "smx/core/json.h"
 #include "smx/io/safetensors.h"
 #include "smx/io/text_file.h"
+#include "smx/model/dense.h"
 #include "smx/model/model_weights.h"
 
 namespace smx::model_folder {
@@ -145,7 +146,10 @@ std::shared_ptr<model::SparseMixer> ModelFolder::load_model(
   io::SafetensorsFile file = io::read_safetensors(weights_path());
   const int64_t outputs =
       task_ ? task_->num_outputs : model::classifier_outputs(file, weights_path());
-  auto model = std::make_shared<model::SparseMixer>(config_, outputs);
+  const auto model = [&] {
+    model::SkipParameterInit overwritten_below;  // every parameter comes from the file
+    return std::make_shared<model::SparseMixer>(config_, outputs);
+  }();
   model::load_model_weights(*model, std::move(file), weights_path(), options);
   model->eval();
   return model;

@@ -108,7 +108,7 @@ TEST(Safetensors, RoundTripsEveryDtypeBitExact) {
     EXPECT_LT(f.tensors[i - 1].name, f.tensors[i].name);
 }
 
-TEST(Safetensors, LayoutFollowsSpec) {
+TEST(Safetensors, LayoutFollowsTheFormat) {
   const std::string bytes =
       serialize_safetensors({{"b", torch::ones({2})}, {"a", torch::zeros({1}, torch::kInt)}});
   std::uint64_t n = 0;
@@ -319,6 +319,67 @@ TEST(Safetensors, ReadErrorsNameThePath) {
   const std::string bad = dir.file("bad.safetensors");
   std::ofstream(bad, std::ios::binary) << "1234";
   expect_error([&] { read_safetensors(bad); }, {bad, "shorter than the 8-byte"});
+}
+
+// read_safetensors maps the file: its tensors must equal parse_safetensors' of the same bytes,
+// also when the data is not aligned for the dtype (then they are copied, not viewed).
+TEST(Safetensors, MappedReadMatchesParsedBytes) {
+  TempDir dir;
+  const std::string ours = dir.file("ours.safetensors");
+  write_safetensors(ours, every_dtype());
+  // A foreign layout: an unpadded header puts the buffer at an odd file offset, and a 3-byte BOOL
+  // tensor shifts the F32 after it off its 4-byte alignment.
+  const std::string header = R"({"b":{"dtype":"BOOL","shape":[3],"data_offsets":[0,3]},)"
+                             R"("f":{"dtype":"F32","shape":[2],"data_offsets":[3,11]}})";
+  const float f[2] = {1.25f, -7.5f};
+  std::string buffer("\1\0\1", 3);
+  buffer.append(reinterpret_cast<const char*>(f), 8);
+  const std::string foreign = dir.file("foreign.safetensors");
+  std::ofstream(foreign, std::ios::binary) << build_file(header, buffer);
+  ASSERT_EQ((8 + header.size()) % 2, 1u);  // the layout this test means to cover
+  for (const std::string& path : {ours, foreign}) {
+    SCOPED_TRACE(path);
+    const SafetensorsFile mapped = read_safetensors(path);
+    const SafetensorsFile parsed = parse_safetensors(read_bytes(path), path);
+    ASSERT_EQ(mapped.tensors.size(), parsed.tensors.size());
+    for (std::size_t i = 0; i < parsed.tensors.size(); ++i) {
+      EXPECT_EQ(mapped.tensors[i].name, parsed.tensors[i].name);
+      EXPECT_TRUE(same_bytes(mapped.tensors[i].tensor, parsed.tensors[i].tensor))
+          << parsed.tensors[i].name;
+    }
+  }
+  EXPECT_TRUE(torch::equal(find(read_safetensors(foreign), "f"), torch::tensor({1.25f, -7.5f})));
+}
+
+TEST(Safetensors, MappedTensorsAreWritableCopiesAndOutliveTheFile) {
+  TempDir dir;
+  const std::string path = dir.file("w.safetensors");
+  write_safetensors(path, {{"x", torch::arange(6.).to(torch::kFloat)}});
+  const std::string before = read_bytes(path);
+  SafetensorsFile f = read_safetensors(path);
+  f.tensors[0].tensor.add_(100);        // in-place update, as an optimizer does to loaded moments
+  EXPECT_EQ(read_bytes(path), before);  // never written through to the file
+  EXPECT_TRUE(torch::equal(find(read_safetensors(path), "x"), torch::arange(6.).to(torch::kFloat)));
+  // Replaced (as write_safetensors does) and removed: the tensors read earlier stay valid.
+  write_safetensors(path, {{"x", torch::zeros({6})}});
+  std::filesystem::remove(path);
+  EXPECT_TRUE(torch::equal(f.tensors[0].tensor, torch::arange(6.).to(torch::kFloat) + 100));
+}
+
+TEST(Safetensors, MappedReadRejectsEveryTruncationAndBadOffsets) {
+  TempDir dir;
+  const std::string bytes = serialize_safetensors(
+      {{"a", torch::randn({3})}, {"b", torch::tensor({1, 2}, torch::kLong)}}, {{"k", "v"}});
+  const std::string path = dir.file("cut.safetensors");
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
+    SCOPED_TRACE(n);
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, n);
+    EXPECT_THROW(read_safetensors(path), smx::Error);
+  }
+  // Offsets past the end of the file are refused from the header, before any data is touched.
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << build_file(
+      R"({"a":{"dtype":"F32","shape":[1024],"data_offsets":[0,4096]}})", std::string(4, '\0'));
+  expect_error([&] { read_safetensors(path); }, {path, "data_offsets [0, 4096]"});
 }
 
 }  // namespace

@@ -42,6 +42,10 @@ SafetensorsFile parse_safetensors(std::string_view bytes, const std::string& sou
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
+// Maps the file (mmap) and parses it like parse_safetensors. Tensors whose data is aligned for
+// their dtype view the mapping (private, copy-on-write: writing to them never changes the file) and
+// keep it alive; copy them to keep them past the file's life. The file must not be truncated in
+// place while they live (write_safetensors replaces files by rename, which is safe).
 SafetensorsFile read_safetensors(const std::string& path);
 
 }  // namespace smx::io

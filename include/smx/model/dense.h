@@ -31,6 +31,25 @@ class LayerNorm : public torch::nn::Module {
   at::Tensor bias;   // [D]
 };
 
+// While one is alive on this thread, normal_002 and lecun_normal return uninitialised fp32
+// tensors of the requested shape and draw nothing from the generator: for building a model only
+// to overwrite every parameter from a weights file (model folders, `smx forward`), where the
+// random initialisation would be wasted work (seconds for a Base model). Nests; scoped (RAII).
+// Zero and one initialisers (biases, LayerNorm) are cheap and unaffected.
+class SkipParameterInit {
+ public:
+  SkipParameterInit();
+  ~SkipParameterInit();
+  SkipParameterInit(const SkipParameterInit&) = delete;
+  SkipParameterInit& operator=(const SkipParameterInit&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// True while a SkipParameterInit is alive on this thread.
+bool parameter_init_skipped();
+
 // N(0, 0.02²), the reference initialiser of embeddings and kernels (docs/design.md §1.6).
 at::Tensor normal_002(at::IntArrayRef shape);
 // Flax's default lecun_normal: truncated normal on [-2σ, 2σ], fan-in variance.
