@@ -105,16 +105,11 @@ std::map<std::string, std::string> load_module_weights(torch::nn::Module& module
 
   torch::NoGradGuard no_grad;
   for (const auto& [name, target] : targets) {
-    at::Tensor dst = target;  // shares its TensorImpl with the module's tensor
-    const at::Tensor& source = from_file.at(name);
-    // A CPU tensor that shares its memory with nothing else (not a view, e.g. of a flat buffer an
-    // optimizer made) takes the file's data itself (read_safetensors: a copy-on-write view of the
-    // mapped file) instead of a second copy of every weight; anything else is copied into.
-    if (dst.device().is_cpu() && !dst.is_view() && dst.storage().use_count() == 1 &&
-        source.is_contiguous())
-      dst.set_data(source);
-    else
-      dst.copy_(source);
+    // Copied, never adopted: a parameter that kept viewing the mapped file would die with SIGBUS
+    // when someone rewrote the file in place (`cp new.safetensors model.safetensors`) under a
+    // running server. The mapping is released once `file` goes.
+    at::Tensor dst = target;  // shares storage with the module's tensor
+    dst.copy_(from_file.at(name));
   }
   return std::move(file.metadata);
 }

@@ -23,6 +23,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "serve/live_server.h"
 #include "smx/serve/inference.h"
 #include "smx/serve/server.h"
 #include "support/model_folder.h"
@@ -35,9 +36,6 @@ namespace {
 using json = nlohmann::json;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
-
-constexpr const char* kTaskJson =
-    R"({"task": "tiny", "num_outputs": 2, "labels": ["no", "yes"], "kind": "classification"})";
 
 // A raw TCP exchange: send `data`, optionally half-close, read until the server closes or
 // `timeout` passes. Returns what was read and whether the server closed the connection.
@@ -84,53 +82,9 @@ RawResult raw_exchange(int port, const std::string& data, bool half_close, doubl
   return r;
 }
 
-class LiveServer : public ::testing::Test {
+// The shared live-server fixture (live_server.h) plus in-process expectations.
+class LiveServer : public live::LiveServerTest {
  protected:
-  void SetUp() override {
-    smx::testing::write_model_folder(model_dir(), smx::testing::tiny_serving_config(), kTaskJson,
-                                     2);
-    bundle_ = ModelBundle::load(model_dir());
-  }
-  void TearDown() override { stop(); }
-
-  std::string model_dir() const { return dir_.file("model"); }
-
-  ServerOptions default_options() const {
-    ServerOptions o;
-    o.port = 0;
-    o.limits.max_body_bytes = 64 << 10;
-    o.limits.max_inputs = 8;
-    o.read_timeout_s = 1;
-    o.keep_alive_timeout_s = 1;
-    o.http_threads = 8;
-    o.request_timeout_ms = 10000;
-    o.batcher.max_wait_us = 2000;
-    return o;
-  }
-
-  void start(ServerOptions options) {
-    server_ = std::make_unique<Server>(bundle_, options);
-    port_ = server_->bind();
-    thread_ = std::thread([this] { server_->run(); });
-  }
-  void start() { start(default_options()); }
-  void stop() {
-    if (!server_) return;
-    server_->stop();
-    thread_.join();
-    server_.reset();
-  }
-
-  httplib::Result post(const std::string& path, const std::string& body) const {
-    httplib::Client client("127.0.0.1", port_);
-    client.set_read_timeout(20, 0);
-    return client.Post(path.c_str(), body, "application/json");
-  }
-  httplib::Result get(const std::string& path) const {
-    httplib::Client client("127.0.0.1", port_);
-    client.set_read_timeout(20, 0);
-    return client.Get(path.c_str());
-  }
   // The embedding computed in process, one input alone.
   std::vector<float> expected_embedding(const std::string& text, Pooling pooling) const {
     const InferenceEngine engine(bundle_, Precision::kFp32);
@@ -142,19 +96,6 @@ class LiveServer : public ::testing::Test {
     ASSERT_TRUE(res) << label << ": " << httplib::to_string(res.error());
     EXPECT_EQ(res->status, 200) << label << ": " << res->body;
   }
-  double metric(const std::string& series) const {
-    const auto res = get("/metrics");
-    if (!res) return -1;
-    const auto at = res->body.find("\n" + series + " ");
-    if (at == std::string::npos) return 0;
-    return std::stod(res->body.substr(at + series.size() + 2));
-  }
-
-  smx::testing::ScratchDir dir_;
-  std::shared_ptr<ModelBundle> bundle_;
-  std::unique_ptr<Server> server_;
-  std::thread thread_;
-  int port_ = -1;
 };
 
 double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
