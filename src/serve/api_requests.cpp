@@ -21,25 +21,11 @@ using json = nlohmann::json;
 }
 
 json parse_object(std::string_view body, const Limits& limits) {
-  if (body.size() > limits.max_body_bytes)
-    reject(413, fmt::format("request body has {} bytes; the limit is {}", body.size(),
-                            limits.max_body_bytes));
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
-    reject(400, "empty request body; send a JSON object");
-  json j;
-  try {
-    JsonLimits json_limits;
-    json_limits.max_depth = limits.max_json_depth;
-    json_limits.max_bytes = limits.max_body_bytes;
-    j = parse_json(body, "request body", json_limits);
-  } catch (const Error& e) {
-    reject(400, e.what());
-  } catch (const std::bad_alloc&) {
-    reject(413, "request too large to parse");
-  }
-  if (!j.is_object())
-    reject(400, fmt::format("the body must be a JSON object, got {}", j.type_name()));
-  return j;
+  int status = 0;
+  std::string why;
+  auto j = parse_body_object(body, limits, &status, &why);
+  if (!j) reject(status, std::move(why));
+  return std::move(*j);
 }
 
 std::string read_text(const json& value, const std::string& where, const Limits& limits) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "smx/core/error.h"
+#include "smx/core/json.h"
 #include "smx/core/utf8.h"
 #include "smx/serve/json_output.h"
 
@@ -35,12 +36,17 @@ std::string parse_jsonl_record(std::string_view line, int64_t line_number, const
   record.line = line_number;
   if (line.size() > limits.max_body_bytes)
     return fmt::format("line has {} bytes; the limit is {}", line.size(), limits.max_body_bytes);
-  if (json_nesting_depth(line, limits.max_json_depth) > limits.max_json_depth)
-    return fmt::format("JSON nested deeper than {} levels", limits.max_json_depth);
   if (const auto bad = find_invalid_utf8(line))
-    return fmt::format("byte {} of the line is not valid UTF-8; the input must be UTF-8 text", *bad);
-  const json j = json::parse(line.begin(), line.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return "malformed JSON";
+    return fmt::format("byte {} of the line is not valid UTF-8; the input must be UTF-8 text",
+                       *bad);
+  json j;
+  try {
+    JsonLimits json_limits;
+    json_limits.max_depth = limits.max_json_depth;
+    j = parse_json(line, "the line", json_limits);
+  } catch (const Error& e) {
+    return fmt::format("malformed JSON ({})", e.what());
+  }
   if (!j.is_object())
     return fmt::format("expected an object {{\"id\": ..., \"text\": ...}}, got {}", j.type_name());
   if (j.contains("id")) record.id_json = dump_json(j["id"]);

@@ -69,24 +69,11 @@ std::string read_input(const json& value, const std::string& where, const Limits
 }
 
 ParsedRequest parse_request(std::string_view body, const Limits& limits, bool allow_pooling) {
-  if (body.size() > limits.max_body_bytes)
-    return reject(413, fmt::format("request body has {} bytes; the limit is {}", body.size(),
-                                   limits.max_body_bytes));
-  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
-    return reject(400, "empty request body; send a JSON object such as {\"input\": \"text\"}");
-  if (json_nesting_depth(body, limits.max_json_depth) > limits.max_json_depth)
-    return reject(400, fmt::format("JSON nested deeper than {} levels", limits.max_json_depth));
-  json j;
-  try {
-    JsonLimits json_limits;
-    json_limits.max_depth = limits.max_json_depth;
-    json_limits.max_bytes = limits.max_body_bytes;
-    j = parse_json(body, "request body", json_limits);
-  } catch (const Error& e) {
-    return reject(400, fmt::format("malformed JSON: {}", e.what()));
-  }
-  if (!j.is_object())
-    return reject(400, fmt::format("the body must be a JSON object, got {}", j.type_name()));
+  int body_status = 0;
+  std::string why;
+  const auto body_object = parse_body_object(body, limits, &body_status, &why);
+  if (!body_object) return reject(body_status, why);
+  const json& j = *body_object;
 
   ParsedRequest r;
   for (const auto& [key, value] : j.items()) {
@@ -141,29 +128,32 @@ ParsedRequest parse_guarded(std::string_view body, const Limits& limits, bool al
 
 }  // namespace
 
-int json_nesting_depth(std::string_view text, int limit) {
-  int depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > deepest) deepest = depth;
-      if (deepest > limit) return deepest;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
+std::optional<json> parse_body_object(std::string_view body, const Limits& limits, int* status,
+                                      std::string* message) {
+  auto refuse = [&](int code, std::string why) {
+    *status = code;
+    *message = std::move(why);
+    return std::nullopt;
+  };
+  if (body.size() > limits.max_body_bytes)
+    return refuse(413, fmt::format("request body has {} bytes; the limit is {}", body.size(),
+                                   limits.max_body_bytes));
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos)
+    return refuse(400, "empty request body; send a JSON object such as {\"input\": \"text\"}");
+  json j;
+  try {
+    JsonLimits json_limits;
+    json_limits.max_depth = limits.max_json_depth;
+    json_limits.max_bytes = limits.max_body_bytes;
+    j = parse_json(body, "request body", json_limits);
+  } catch (const Error& e) {
+    return refuse(400, fmt::format("malformed JSON: {}", e.what()));
+  } catch (const std::bad_alloc&) {
+    return refuse(413, "request too large to parse");
   }
-  return deepest;
+  if (!j.is_object())
+    return refuse(400, fmt::format("the body must be a JSON object, got {}", j.type_name()));
+  return j;
 }
 
 ParsedRequest parse_embed_request(std::string_view body, const Limits& limits) {

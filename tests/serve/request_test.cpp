@@ -123,12 +123,12 @@ TEST(RequestParsing, HugePayloadsListsAndTexts) {
 }
 
 TEST(RequestParsing, DeepNestingIsRefusedBeforeParsing) {
-  expect_rejected(std::string(100000, '[') + std::string(100000, ']'), 400, "nested deeper");
-  expect_rejected("{\"input\": " + std::string(50, '{'), 400, "nested deeper");
+  expect_rejected(std::string(100000, '[') + std::string(100000, ']'), 400, "nests deeper");
+  expect_rejected("{\"input\": " + std::string(80, '[') + std::string(80, ']') + "}", 400,
+                  "nests deeper");
   // Brackets inside strings do not count.
   const auto r = embed(R"({"input": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[ \"{{{{{{{{{{{{{{{{"})");
   EXPECT_TRUE(r.ok()) << r.error;
-  EXPECT_EQ(json_nesting_depth(R"({"a": [1, {"b": "]]]]"}]})", 100), 3);
 }
 
 TEST(RequestParsing, ArbitraryBytesNeverThrow) {
@@ -167,7 +167,11 @@ TEST(JsonlRecords, GoodAndBadLines) {
   EXPECT_EQ(record_key_fields(record), "\"id\":7");
   EXPECT_EQ(parse_jsonl_record(R"({"text": "a", "label": 1})", 4, limits, record), "");
   EXPECT_EQ(record_key_fields(record), "\"line\":4");
-  EXPECT_EQ(parse_jsonl_record("{oops", 1, limits, record), "malformed JSON");
+  EXPECT_THAT(parse_jsonl_record("{oops", 1, limits, record), HasSubstr("malformed JSON"));
+  EXPECT_THAT(
+      parse_jsonl_record("{\"text\": " + std::string(100, '[') + std::string(100, ']') + "}", 1,
+                         limits, record),
+      HasSubstr("nests deeper"));
   EXPECT_THAT(parse_jsonl_record(R"({"id": "x"})", 1, limits, record), HasSubstr("missing 'text'"));
   EXPECT_EQ(record.id_json, "\"x\"");
   EXPECT_THAT(parse_jsonl_record(R"({"text": ""})", 1, limits, record), HasSubstr("empty"));

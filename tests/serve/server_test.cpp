@@ -161,7 +161,7 @@ TEST_F(LiveServer, BadInputsGetJsonErrorsAndTheServerKeepsServing) {
       {"/v1/embed", R"({"inputs": ["ok", null]})", 400, "inputs[1] must be a string"},
       {"/v1/embed", R"({"input": ""})", 400, "empty string"},
       {"/v1/embed", "{\"input\": \"bad \xC3\x28 utf8\"}", 400, "malformed JSON"},
-      {"/v1/embed", std::string(5000, '['), 400, "nested deeper"},
+      {"/v1/embed", std::string(5000, '['), 400, "nests deeper"},
       {"/v1/embed", R"({"inputs": ["a","b","c","d","e","f","g","h","i"]})", 413, "limit is 8"},
       {"/v1/embed", "{\"input\": \"" + long_text + "\"}", 413, "more than 12 tokens"},
       {"/v1/embed", R"({"input": "a", "pooling": "max"})", 400, "'pooling' must be"},

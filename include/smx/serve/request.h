@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "smx/serve/pooling.h"
 
 namespace smx::serve {
@@ -43,8 +45,11 @@ ParsedRequest parse_embed_request(std::string_view body, const Limits& limits);
 // The same without "pooling".
 ParsedRequest parse_classify_request(std::string_view body, const Limits& limits);
 
-// Deepest nesting of JSON arrays/objects in `text` (strings skipped), stopping early once past
-// `limit`; lets callers refuse pathological bodies before a recursive-descent parse.
-int json_nesting_depth(std::string_view text, int limit);
+// A request body as a JSON object (through smx::parse_json, so depth and size are bounded). On
+// failure returns nullopt with the answer in `status` / `message`: 413 over max_body_bytes, 400 for
+// an empty body, malformed JSON (too deep included) or a value that is not an object. Every route's
+// body parser starts here.
+std::optional<nlohmann::json> parse_body_object(std::string_view body, const Limits& limits,
+                                                int* status, std::string* message);
 
 }  // namespace smx::serve
