@@ -80,6 +80,19 @@ void check_count(size_t count, const std::string& where, const Limits& limits) {
            where);
 }
 
+// A JSON list of texts (`where` names it in errors), within the input count limit.
+std::vector<std::string> read_text_list(const json& value, const std::string& where,
+                                        const Limits& limits) {
+  if (!value.is_array())
+    reject(422, fmt::format("'{}' must be a list of strings, got {}", where, value.type_name()),
+           where);
+  check_count(value.size(), where, limits);
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < value.size(); ++i)
+    texts.push_back(read_text(value[i], fmt::format("{}[{}]", where, i), limits));
+  return texts;
+}
+
 // "t" | ["t", ...] | [id, ...] | [[id, ...] | "t", ...]: OpenAI's `input`, TEI's `inputs`.
 std::vector<ModelInput> read_embedding_inputs(const json& value, const std::string& key,
                                               const Limits& limits) {
@@ -260,13 +273,7 @@ TeiRerankRequest parse_tei_rerank(std::string_view body, const Limits& limits) {
     const json j = parse_object(body, limits);
     TeiRerankRequest r;
     r.query = read_text(require(j, "query"), "query", limits);
-    const json& texts = require(j, "texts");
-    if (!texts.is_array())
-      reject(422, fmt::format("'texts' must be a list of strings, got {}", texts.type_name()),
-             "texts");
-    check_count(texts.size(), "texts", limits);
-    for (size_t i = 0; i < texts.size(); ++i)
-      r.texts.push_back(read_text(texts[i], fmt::format("texts[{}]", i), limits));
+    r.texts = read_text_list(require(j, "texts"), "texts", limits);
     r.truncation = read_truncation(j);
     r.raw_scores = read_bool(j, "raw_scores", false);
     r.return_text = read_bool(j, "return_text", false);
@@ -282,9 +289,7 @@ TeiTokenizeRequest parse_tei_tokenize(std::string_view body, const Limits& limit
     if (v.is_string()) {
       r.inputs.push_back(read_text(v, "inputs", limits));
     } else if (v.is_array()) {
-      check_count(v.size(), "inputs", limits);
-      for (size_t i = 0; i < v.size(); ++i)
-        r.inputs.push_back(read_text(v[i], fmt::format("inputs[{}]", i), limits));
+      r.inputs = read_text_list(v, "inputs", limits);
     } else {
       reject(422,
              fmt::format("'inputs' must be a string or a list of strings, got {}", v.type_name()),

@@ -48,15 +48,8 @@ struct RawResult {
 RawResult raw_exchange(int port, const std::string& data, bool half_close, double timeout_s,
                        double pause_before_close_s = 0) {
   RawResult r;
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return r;
-  }
+  const int fd = live::connect_loopback(port);
+  if (fd < 0) return r;
   const auto start = Clock::now();
   if (!data.empty()) (void)::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
   if (pause_before_close_s > 0)
