@@ -10,7 +10,7 @@ std::unique_ptr<train::AdamW> make_adamw(model::SparseMixer& model) {
 }
 
 double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer,
-                        const train::BatchTensors& batch, double lr) {
+                        const Batch& batch, double lr) {
   model.train();
   dist::TrainingSession single_process{dist::DistOptions{}};
   train::TrainingStep step(model, optimizer, single_process, /*clip_norm=*/0);
@@ -30,7 +30,7 @@ double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer,
       [](double value, int64_t) { return fmt::format("benchmark step: loss is {}", value); });
 }
 
-at::Tensor inference_forward(model::SparseMixer& model, const train::BatchTensors& batch) {
+at::Tensor inference_forward(model::SparseMixer& model, const Batch& batch) {
   model.eval();
   torch::NoGradGuard no_grad;
   const model::SparseMixerOutput out = model.forward(batch.input_ids, batch.type_ids);

@@ -44,7 +44,7 @@ struct Slot {
   int64_t N = 0;
   std::shared_ptr<model::SparseMixer> model;
   std::unique_ptr<train::AdamW> optimizer;
-  train::BatchTensors batch;
+  Batch batch;
   std::vector<double> inference, training;
   std::optional<OpProfile> inference_profile, training_profile;
   int64_t weight_bytes = 0;

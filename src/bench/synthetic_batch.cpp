@@ -9,7 +9,7 @@
 
 namespace smx::bench {
 
-train::BatchTensors make_synthetic_batch(const ModelConfig& config, int64_t batch, int64_t seq_len,
+Batch make_synthetic_batch(const ModelConfig& config, int64_t batch, int64_t seq_len,
                                          uint64_t seed, int64_t real_length) {
   const int64_t B = batch, N = seq_len, L = real_length > 0 ? real_length : seq_len;
   if (B < 1 || N < 2 || L > N)
@@ -19,7 +19,7 @@ train::BatchTensors make_synthetic_batch(const ModelConfig& config, int64_t batc
         B, N, L);
   at::Generator gen = at::detail::createCPUGenerator(seed);
   const auto i64 = torch::TensorOptions().dtype(torch::kLong);
-  train::BatchTensors b;
+  Batch b;
   // Ids above the special pieces, never pad_id: every real position is a real token.
   const int64_t low = std::min<int64_t>(5, config.vocab_size - 1);
   b.input_ids = at::randint(low, config.vocab_size, {B, N}, gen, i64);

@@ -159,7 +159,7 @@ PointRun run_point(const Prepared& p, const FinetuneOptions& o, double base_lr, 
           const auto& global = batches[static_cast<size_t>(first_micro + micro)];
           const std::vector<size_t> rows(global.begin() + first_row,
                                          global.begin() + first_row + rank_batch);
-          const TaskBatch b = make_batch(p.train_data, rows, p.config, p.device);
+          const Batch b = make_batch(p.train_data, rows, p.config, p.device);
           TaskLoss l;
           {
             AutocastScope autocast(o.bf16, p.device);

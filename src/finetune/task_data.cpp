@@ -41,7 +41,7 @@ EncodedExamples encode_examples(const std::vector<tasks::TaskExample>& examples,
   return out;
 }
 
-TaskBatch make_batch(const EncodedExamples& data, const std::vector<size_t>& rows,
+Batch make_batch(const EncodedExamples& data, const std::vector<size_t>& rows,
                      const ModelConfig& config, const at::Device& device) {
   if (rows.empty()) fail("make_batch: no rows");
   int64_t longest = 1;
@@ -53,7 +53,7 @@ TaskBatch make_batch(const EncodedExamples& data, const std::vector<size_t>& row
   const auto B = static_cast<int64_t>(rows.size());
   std::vector<int64_t> ids(static_cast<size_t>(B * N), config.pad_id), types(ids.size(), 0);
   std::vector<float> labels;
-  TaskBatch batch;
+  Batch batch;
   for (int64_t b = 0; b < B; ++b) {
     const auto& input = data.inputs[rows[static_cast<size_t>(b)]];
     std::copy(input.input_ids.begin(), input.input_ids.end(), ids.begin() + b * N);

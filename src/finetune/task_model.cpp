@@ -144,7 +144,7 @@ std::vector<std::vector<float>> predict(model::SparseMixer& model, const Encoded
 
 at::Tensor predict_batch(model::SparseMixer& model, const EncodedExamples& data,
                          const std::vector<size_t>& rows, bool bf16, const at::Device& device) {
-  const TaskBatch b = make_batch(data, rows, model.config(), device);
+  const Batch b = make_batch(data, rows, model.config(), device);
   at::Tensor logits;
   {
     AutocastScope autocast(bf16, device);

@@ -82,7 +82,7 @@ EvalResult evaluate(model::SparseMixer& model, const std::shared_ptr<const Token
   while (batches < o.eval_batches) {
     auto batch = stream.next_batch();
     if (!batch) break;
-    const BatchTensors t = to_tensors(*batch, device, config.pad_id);
+    const Batch t = to_tensors(*batch, device, config.pad_id);
     AutocastScope autocast(o.bf16, device);
     const auto out = model.forward(t.input_ids, t.type_ids, t.masked_lm_positions);
     const auto l =
@@ -278,7 +278,7 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
           const auto wait_start = Clock::now();
           const auto batch = dist.local_batch(stream.next_batch());
           window_data_wait += std::chrono::duration<double>(Clock::now() - wait_start).count();
-          const BatchTensors t = to_tensors(*batch, device, config.pad_id);
+          const Batch t = to_tensors(*batch, device, config.pad_id);
           PretrainingLoss l;
           {
             AutocastScope autocast(o.bf16, device);

@@ -4,12 +4,12 @@
 
 namespace smx::train {
 
-BatchTensors to_tensors(const PretrainingBatch& b, const at::Device& device, int64_t pad_id) {
+Batch to_tensors(const PretrainingBatch& b, const at::Device& device, int64_t pad_id) {
   const int64_t B = b.batch_size, N = b.seq_len, P = b.max_predictions;
   auto longs = [&](const std::vector<int64_t>& v, std::vector<int64_t> shape) {
     return torch::from_blob(const_cast<int64_t*>(v.data()), shape, torch::kLong).to(device, false, true);
   };
-  BatchTensors t;
+  Batch t;
   t.input_ids = longs(b.input_ids, {B, N});
   t.type_ids = longs(b.type_ids, {B, N});
   t.masked_lm_positions = longs(b.masked_lm_positions, {B, P});
@@ -22,7 +22,7 @@ BatchTensors to_tensors(const PretrainingBatch& b, const at::Device& device, int
   return t;
 }
 
-PretrainingLoss pretraining_loss(const model::SparseMixerOutput& out, const BatchTensors& batch,
+PretrainingLoss pretraining_loss(const model::SparseMixerOutput& out, const Batch& batch,
                                  double aux_factor, double z_factor) {
   PretrainingLoss r;
   const int64_t V = out.mlm_logits.size(-1);

@@ -30,7 +30,7 @@ TEST(BenchStatsTest, MedianMinMax) {
 
 TEST(BenchBatchTest, ShapesPadsAndMaskedPositions) {
   const ModelConfig c = smx::testing::tiny_config();
-  const train::BatchTensors b = make_synthetic_batch(c, 3, 16, 7, 10);
+  const Batch b = make_synthetic_batch(c, 3, 16, 7, 10);
   EXPECT_EQ(b.input_ids.sizes(), (std::vector<int64_t>{3, 16}));
   EXPECT_TRUE(b.input_ids.narrow(1, 10, 6).eq(c.pad_id).all().item<bool>());
   EXPECT_TRUE(b.input_ids.narrow(1, 0, 10).ne(c.pad_id).all().item<bool>());
@@ -47,7 +47,7 @@ TEST(BenchStepTest, TimesTheTrainersLossOnTheTrainersBatch) {
   ModelConfig c = smx::testing::tiny_config("linear", Padding::kReference);
   c.dropout_rate = c.mixing_dropout_rate = c.expert_dropout_rate = 0.0;
   auto mixer = model::make_sparse_mixer(c, 11);
-  train::BatchTensors batch = make_synthetic_batch(c, 2, c.max_seq_len, 5, 12);
+  Batch batch = make_synthetic_batch(c, 2, c.max_seq_len, 5, 12);
   // Weights summing below 1 tell the trainer's clamp (1e-5) from the old copy's (1.0).
   batch.masked_lm_weights.fill_(0.2f);
   batch.masked_lm_weights[0][0] = 0.0f;  // a padded prediction slot

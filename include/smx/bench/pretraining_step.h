@@ -20,9 +20,9 @@ std::unique_ptr<train::AdamW> make_adamw(model::SparseMixer& model);
 
 // train::TrainingStep::run at learning rate `lr` in one process; returns the loss value.
 double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer,
-                        const train::BatchTensors& batch, double lr = 1e-4);
+                        const Batch& batch, double lr = 1e-4);
 
 // Eval-mode forward without grad: encoder, pooler and the classification head (no MLM head).
-at::Tensor inference_forward(model::SparseMixer& model, const train::BatchTensors& batch);
+at::Tensor inference_forward(model::SparseMixer& model, const Batch& batch);
 
 }  // namespace smx::bench

@@ -11,6 +11,7 @@
 #include <ATen/core/Tensor.h>
 
 #include "smx/config/model_config.h"
+#include "smx/data/batch.h"
 #include "smx/tasks/input_format.h"
 #include "smx/tasks/task_example.h"
 #include "smx/tasks/task_registry.h"
@@ -30,16 +31,10 @@ struct EncodedExamples {
 EncodedExamples encode_examples(const std::vector<tasks::TaskExample>& examples,
                                 const Tokenizer& tokenizer, int64_t max_len);
 
-struct TaskBatch {
-  at::Tensor input_ids;  // [B, N] int64, padded with pad_id
-  at::Tensor type_ids;   // [B, N] int64, 0 on padding
-  at::Tensor labels;     // [B] fp32
-  int64_t real_tokens = 0;
-};
-
-// The examples `rows` of `data` as one batch on `device`, N = config.padded_length(longest).
-TaskBatch make_batch(const EncodedExamples& data, const std::vector<size_t>& rows,
-                     const ModelConfig& config, const at::Device& device);
+// The examples `rows` of `data` as one batch on `device` with its task labels,
+// N = config.padded_length(longest).
+Batch make_batch(const EncodedExamples& data, const std::vector<size_t>& rows,
+                 const ModelConfig& config, const at::Device& device);
 
 // The training order: `epochs` seeded permutations of the n examples back to back, cut into
 // floor(n·epochs / batch) batches of exactly `batch` rows (docs/design.md §5's step count; the

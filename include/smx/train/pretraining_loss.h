@@ -4,33 +4,24 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "smx/data/batch.h"
 #include "smx/data/pretraining_data.h"
 #include "smx/model/sparse_mixer.h"
 
 namespace smx::train {
 
-// A PretrainingBatch as tensors on a device.
-struct BatchTensors {
-  at::Tensor input_ids;           // [B, N] int64
-  at::Tensor type_ids;            // [B, N] int64
-  at::Tensor masked_lm_positions;  // [B, P] int64
-  at::Tensor masked_lm_ids;       // [B, P] int64
-  at::Tensor masked_lm_weights;   // [B, P] fp32
-  at::Tensor nsp_labels;          // [B] int64
-  int64_t real_tokens = 0;        // non-pad tokens, for throughput
-};
-
-BatchTensors to_tensors(const PretrainingBatch& batch, const at::Device& device, int64_t pad_id);
+// A PretrainingBatch as tensors on a device, with its MLM and NSP targets.
+Batch to_tensors(const PretrainingBatch& batch, const at::Device& device, int64_t pad_id);
 
 struct PretrainingLoss {
-  at::Tensor total;  // [] differentiable
+  at::Tensor total;             // [] differentiable
   at::Tensor mlm_term, z_term;  // [] differentiable parts of total (reweighted across ranks, dist/)
   double mlm = 0, nsp = 0, aux = 0, z = 0;
   double mlm_correct = 0, mlm_count = 0;  // weighted counts over masked positions
   double nsp_correct = 0, nsp_count = 0;
 };
 
-PretrainingLoss pretraining_loss(const model::SparseMixerOutput& out, const BatchTensors& batch,
+PretrainingLoss pretraining_loss(const model::SparseMixerOutput& out, const Batch& batch,
                                  double aux_factor, double z_factor);
 
 }  // namespace smx::train
