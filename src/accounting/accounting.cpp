@@ -24,7 +24,7 @@ std::string mixing_name(const ModelConfig& c, int64_t layer) {
 
 Report account(const ModelConfig& c, int64_t seq_len) {
   const double N = static_cast<double>(seq_len > 0 ? seq_len : c.max_seq_len);
-  const int64_t V = c.vocab_size, De = c.d_emb, D = c.d_model, F = c.d_ff, Nm = c.max_seq_len;
+  const int64_t V = c.vocab_size, De = c.d_emb, D = c.d_model, F = c.d_ff;
   const int64_t E = c.num_experts, Fe = c.expert_d_ff;
   Report r;
   std::map<std::string, Component> parts;
@@ -38,8 +38,10 @@ Report account(const ModelConfig& c, int64_t seq_len) {
     p.einsum_gflops += gflop(einsum);
   };
 
-  add("embeddings", V * De + Nm * De + c.type_vocab_size * De + 2 * De + De * D + D,
-      2.0 * N * De * D);
+  const int64_t projection = c.embedding_projection ? De * D + D : 0;  // hidden_mapping_in
+  add("embeddings",
+      V * De + c.position_table_size() * De + c.type_vocab_size * De + 2 * De + projection,
+      c.embedding_projection ? 2.0 * N * De * D : 0.0);
 
   // Routing group: whole examples, or full groups of max_group_size tokens.
   r.tokens_per_group = c.sequence_groups() ? static_cast<int64_t>(N) : c.max_group_size;

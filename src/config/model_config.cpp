@@ -65,6 +65,17 @@ const std::map<std::string, Field>& fields() {
       {"type_vocab_size", plain(&ModelConfig::type_vocab_size)},
       {"max_seq_len", plain(&ModelConfig::max_seq_len)},
       {"pad_id", plain(&ModelConfig::pad_id)},
+      {"max_position_embeddings", plain(&ModelConfig::max_position_embeddings)},
+      {"embedding_projection", plain(&ModelConfig::embedding_projection)},
+      {"hidden_act",
+       {[](ModelConfig& c, const json& v) {
+          c.hidden_act = get_as<std::string>(v);
+          if (c.hidden_act != "gelu_tanh" && c.hidden_act != "gelu_erf")
+            fail("'{}' is unknown; use \"gelu_tanh\" (tanh approximation) or \"gelu_erf\" (exact)",
+                 c.hidden_act);
+        },
+        [](const ModelConfig& c) { return json(c.hidden_act); }}},
+      {"layer_norm_eps", plain(&ModelConfig::layer_norm_eps)},
       {"d_emb", plain(&ModelConfig::d_emb)},
       {"d_model", plain(&ModelConfig::d_model)},
       {"d_ff", plain(&ModelConfig::d_ff)},
@@ -202,6 +213,21 @@ void ModelConfig::validate() const {
   positive("num_heads", num_heads);
   in_range("num_layers", num_layers, 1024);
   if (pad_id < 0 || pad_id >= vocab_size)
+  if (max_position_embeddings != 0 &&
+      (max_position_embeddings < max_seq_len || max_position_embeddings > (int64_t{1} << 20)))
+    fail(
+        "{}: max_position_embeddings is {}; it must be 0 (= max_seq_len) or between max_seq_len = "
+        "{} and 2^20",
+        where, max_position_embeddings, max_seq_len);
+  if (!embedding_projection && d_emb != d_model)
+    fail(
+        "{}: embedding_projection false needs d_emb = d_model (the embeddings feed the first "
+        "layer directly); got d_emb {}, d_model {}",
+        where, d_emb, d_model);
+  if (hidden_act != "gelu_tanh" && hidden_act != "gelu_erf")
+    fail("{}: hidden_act '{}' is unknown; use \"gelu_tanh\" or \"gelu_erf\"", where, hidden_act);
+  if (!(layer_norm_eps > 0.0 && layer_norm_eps < 1.0))
+    fail("{}: layer_norm_eps is {}; it must be in (0, 1)", where, layer_norm_eps);
     fail("{}: pad_id {} is outside the vocabulary [0, {})", where, pad_id, vocab_size);
   auto count = [&](const char* key, int64_t value) {
     if (value < 0 || value > num_layers)
@@ -230,8 +256,10 @@ void ModelConfig::validate() const {
           where, num_selected_experts);
   }
   if (max_group_size < 0 || max_group_size > (int64_t{1} << 32))
-    fail("{}: max_group_size is {}; use routing_groups \"sequence\" or \"tokens:N\" with N <= "
-         "2^32", where, max_group_size);
+    fail(
+        "{}: max_group_size is {}; use routing_groups \"sequence\" or \"tokens:N\" with N <= "
+        "2^32",
+        where, max_group_size);
   if (min_expert_capacity > (int64_t{1} << 32))
     fail("{}: min_expert_capacity is {}; it must be <= 2^32", where, min_expert_capacity);
   auto rate = [&](const char* key, double value) {

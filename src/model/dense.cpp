@@ -64,11 +64,7 @@ at::Tensor Dense::matmul(const at::Tensor& x) const {
   return at::matmul(x, kernel);
 }
 
-namespace {
-constexpr double kEps = 1e-12;  // the reference's LayerNorm epsilon
-}  // namespace
-
-LayerNorm::LayerNorm(int64_t features) {
+LayerNorm::LayerNorm(int64_t features, double eps) : eps_(eps) {
   scale = register_parameter("scale", torch::ones({features}));
   bias = register_parameter("bias", torch::zeros({features}));
 }
@@ -76,11 +72,11 @@ LayerNorm::LayerNorm(int64_t features) {
 at::Tensor LayerNorm::forward(const at::Tensor& x) const {
   // Under bf16 autocast the input may be bf16: normalise in fp32, like autocast's fp32 ops.
   const at::Tensor in = x.scalar_type() == scale.scalar_type() ? x : x.to(scale.scalar_type());
-  return at::layer_norm(in, {x.size(-1)}, scale, bias, kEps);
+  return at::layer_norm(in, {x.size(-1)}, scale, bias, eps_);
 }
 
 at::Tensor LayerNorm::forward(const at::Tensor& x, const at::Tensor& residual) const {
-  return ops::add_layer_norm(x, residual, scale, bias, kEps);
+  return ops::add_layer_norm(x, residual, scale, bias, eps_);
 }
 
 }  // namespace smx::model

@@ -7,15 +7,17 @@ namespace smx::model {
 EncoderBlock::EncoderBlock(const ModelConfig& config, int64_t layer)
     : masked_(config.padding == Padding::kMasked) {
   mixing = register_module("mixing", make_mixing(config, layer));
-  mixing_layer_norm =
-      register_module("mixing_layer_norm", std::make_shared<LayerNorm>(config.d_model));
+  mixing_layer_norm = register_module(
+      "mixing_layer_norm", std::make_shared<LayerNorm>(config.d_model, config.layer_norm_eps));
   if (config.is_moe_layer(layer))
     moe = register_module("moe", std::make_shared<MoeLayer>(config));
   else
     feed_forward = register_module(
-        "feed_forward", std::make_shared<Mlp>(config.d_model, config.d_ff, config.dropout_rate));
-  output_layer_norm =
-      register_module("output_layer_norm", std::make_shared<LayerNorm>(config.d_model));
+        "feed_forward",
+        std::make_shared<Mlp>(config.d_model, config.d_ff, config.dropout_rate,
+                              config.exact_gelu() ? ops::GeluKind::kErf : ops::GeluKind::kTanh));
+  output_layer_norm = register_module(
+      "output_layer_norm", std::make_shared<LayerNorm>(config.d_model, config.layer_norm_eps));
 }
 
 BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& valid) {

@@ -6,9 +6,11 @@
 
 namespace smx::model {
 
-MlmHead::MlmHead(const ModelConfig& config) {
+MlmHead::MlmHead(const ModelConfig& config)
+    : gelu_(config.exact_gelu() ? ops::GeluKind::kErf : ops::GeluKind::kTanh) {
   dense = register_module("dense", std::make_shared<Dense>(config.d_model, config.d_emb));
-  layer_norm = register_module("layer_norm", std::make_shared<LayerNorm>(config.d_emb));
+  layer_norm = register_module("layer_norm",
+                               std::make_shared<LayerNorm>(config.d_emb, config.layer_norm_eps));
   output_bias = register_parameter("output_bias", torch::zeros({config.vocab_size}));
 }
 
@@ -17,8 +19,8 @@ at::Tensor MlmHead::forward(const at::Tensor& hidden, const at::Tensor& position
   const int64_t D = hidden.size(2);
   const at::Tensor gathered =
       hidden.gather(1, positions.unsqueeze(2).expand({positions.size(0), positions.size(1), D}));
-  const at::Tensor u =
-      layer_norm->forward(ops::bias_gelu(dense->matmul(gathered), dense->bias));  // [B,P,D_e]
+  const at::Tensor u = layer_norm->forward(
+      ops::bias_gelu(dense->matmul(gathered), dense->bias, gelu_));  // [B,P,D_e]
   return at::linear(u, word_embeddings, output_bias);  // u · E_wordᵀ + b: [B, P, V]
 }
 

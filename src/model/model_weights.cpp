@@ -16,10 +16,23 @@ namespace {
 constexpr const char* kConfigKey = "smx.config";
 
 // Keys that change parameter shapes or the layer plan.
-const char* const kArchitectureKeys[] = {
-    "model_arch",       "vocab_size",     "type_vocab_size", "max_seq_len", "d_emb",
-    "d_model",          "d_ff",           "num_heads",       "num_layers",  "num_attention_layers",
-    "attention_layout", "num_moe_layers", "moe_layout",      "num_experts", "expert_d_ff"};
+const char* const kArchitectureKeys[] = {"model_arch",
+                                         "vocab_size",
+                                         "type_vocab_size",
+                                         "max_seq_len",
+                                         "d_emb",
+                                         "d_model",
+                                         "d_ff",
+                                         "num_heads",
+                                         "num_layers",
+                                         "num_attention_layers",
+                                         "attention_layout",
+                                         "num_moe_layers",
+                                         "moe_layout",
+                                         "num_experts",
+                                         "expert_d_ff",
+                                         "embedding_projection",
+                                         "max_position_embeddings"};
 
 }  // namespace
 

@@ -29,6 +29,71 @@ SMX_AVX512 inline __m512 sigma2u(__m512 v) {
   return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), simd::exp(u)));
 }
 
+// Exact GELU through Φ(v) = erfc(-v/√2) / 2: gelu = v·Φ(v), d/dv = Φ(v) + v·φ(v), with
+// φ(v) = e^(-v²/2) / √(2π).
+constexpr float kGeluInvSqrt2 = 0.7071067811865476f;
+constexpr float kGeluInvSqrt2Pi = 0.3989422804014327f;
+
+// erfc(z) for z >= 0 with a relative error below 1.2e-7: t·exp(-z² + P(t)), t = 1/(1 + z/2),
+// P of degree 9 (the Chebyshev fit of Numerical Recipes §6.2, "erfcc").
+SMX_AVX512 inline __m512 gelu_erfc_nonnegative(__m512 z) {
+  const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
+                                 _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
+  static constexpr float kP[] = {0.17087277f, -0.82215223f, 1.48851587f, -1.13520398f,
+                                 0.27886807f, -0.18628806f, 0.09678418f, 0.37409196f,
+                                 1.00002368f, -1.26551223f};
+  __m512 p = _mm512_set1_ps(kP[0]);
+  for (int i = 1; i < 10; ++i) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kP[i]));
+  return _mm512_mul_ps(t, simd::exp(_mm512_fnmadd_ps(z, z, p)));  // t·e^(P - z²)
+}
+
+// Φ(v) for any v: erfc(|w|)/2 for w = -v/√2 >= 0, else 1 - erfc(|w|)/2.
+SMX_AVX512 inline __m512 gelu_normal_cdf(__m512 v) {
+  const __m512 w = _mm512_mul_ps(v, _mm512_set1_ps(-kGeluInvSqrt2));
+  const __m512 half_e =
+      _mm512_mul_ps(gelu_erfc_nonnegative(_mm512_abs_ps(w)), _mm512_set1_ps(0.5f));
+  const __mmask16 positive_v = _mm512_cmp_ps_mask(w, _mm512_setzero_ps(), _CMP_LT_OQ);
+  return _mm512_mask_sub_ps(half_e, positive_v, _mm512_set1_ps(1.0f), half_e);
+}
+
+// gelu(v) and, when `d` is given, gelu'(v), for one kind: scalar and AVX-512 forms.
+template <GeluKind K>
+inline float gelu_scalar(float v, float* d) {
+  if constexpr (K == GeluKind::kTanh) {
+    const float s = sigma2u(v);
+    if (d) *d = s + s * (1.0f - s) * v * 2.0f * kC * (1.0f + 3.0f * kA * v * v);
+    return v * s;
+  } else {
+    const float cdf = 0.5f * std::erfc(-v * kGeluInvSqrt2);
+    if (d) *d = cdf + v * kGeluInvSqrt2Pi * std::exp(-0.5f * v * v);
+    return v * cdf;
+  }
+}
+
+template <GeluKind K>
+SMX_AVX512 inline __m512 gelu_avx512(__m512 v, __m512* d) {
+  if constexpr (K == GeluKind::kTanh) {
+    const __m512 s = sigma2u(v);
+    if (d) {
+      const __m512 du2 = _mm512_fmadd_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(6.0f * kC * kA),
+                                         _mm512_set1_ps(2.0f * kC));  // 2·du/dv
+      const __m512 ds = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_sub_ps(_mm512_set1_ps(1.0f), s)),
+                                      _mm512_mul_ps(v, du2));
+      *d = _mm512_add_ps(s, ds);
+    }
+    return _mm512_mul_ps(v, s);
+  } else {
+    const __m512 cdf = gelu_normal_cdf(v);
+    if (d) {
+      const __m512 pdf =
+          _mm512_mul_ps(_mm512_set1_ps(kGeluInvSqrt2Pi),
+                        simd::exp(_mm512_mul_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(-0.5f))));
+      *d = _mm512_fmadd_ps(v, pdf, cdf);
+    }
+    return _mm512_mul_ps(v, cdf);
+  }
+}
+
 // The shape bias_gelu works on: `groups` blocks of `rows` rows of F values, bias row g per block.
 struct Layout {
   int64_t groups = 1, rows = 0, features = 0;
@@ -52,73 +117,70 @@ Layout layout_of(const at::Tensor& x, const at::Tensor& bias) {
   return l;
 }
 
-template <typename T, typename B>
+template <GeluKind K, typename T, typename B>
 void forward_rows_scalar(const T* x, const B* bias, T* y, int64_t rows, int64_t F) {
   for (int64_t r = 0; r < rows; ++r, x += F, y += F)
     for (int64_t f = 0; f < F; ++f) {
       const float v = static_cast<float>(x[f]) + static_cast<float>(bias[f]);
-      y[f] = static_cast<T>(v * sigma2u(v));
+      y[f] = static_cast<T>(gelu_scalar<K>(v, nullptr));
     }
 }
 
-template <typename T, typename B>
+template <GeluKind K, typename T, typename B>
 SMX_AVX512 void forward_rows_avx512(const T* x, const B* bias, T* y, int64_t rows, int64_t F) {
   for (int64_t r = 0; r < rows; ++r, x += F, y += F)
     for (int64_t f = 0; f < F; f += 16) {
       const __mmask16 m = simd::lanes(f, F);
       const __m512 v = _mm512_add_ps(simd::load(x + f, m), simd::load(bias + f, m));
-      simd::store(y + f, _mm512_mul_ps(v, sigma2u(v)), m);
+      simd::store(y + f, gelu_avx512<K>(v, nullptr), m);
     }
 }
 
 // grad_x = grad_y · gelu'(x + bias); gb[f] += grad_x[., f] (fp32, before rounding to T).
-template <typename T, typename B>
+template <GeluKind K, typename T, typename B>
 void backward_rows_scalar(const T* gy, const T* x, const B* bias, T* gx, float* gb, int64_t rows,
                           int64_t F) {
   for (int64_t r = 0; r < rows; ++r, x += F, gy += F, gx += F)
     for (int64_t f = 0; f < F; ++f) {
       const float v = static_cast<float>(x[f]) + static_cast<float>(bias[f]);
-      const float s = sigma2u(v);
-      const float d = s + s * (1.0f - s) * v * 2.0f * kC * (1.0f + 3.0f * kA * v * v);
+      float d = 0.0f;
+      gelu_scalar<K>(v, &d);
       const float g = static_cast<float>(gy[f]) * d;
       gx[f] = static_cast<T>(g);
       gb[f] += g;
     }
 }
 
-template <typename T, typename B>
+template <GeluKind K, typename T, typename B>
 SMX_AVX512 void backward_rows_avx512(const T* gy, const T* x, const B* bias, T* gx, float* gb,
                                      int64_t rows, int64_t F) {
   for (int64_t r = 0; r < rows; ++r, x += F, gy += F, gx += F)
     for (int64_t f = 0; f < F; f += 16) {
       const __mmask16 m = simd::lanes(f, F);
       const __m512 v = _mm512_add_ps(simd::load(x + f, m), simd::load(bias + f, m));
-      const __m512 s = sigma2u(v);
-      const __m512 du2 = _mm512_fmadd_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(6.0f * kC * kA),
-                                         _mm512_set1_ps(2.0f * kC));  // 2·du/dv
-      const __m512 ds = _mm512_mul_ps(_mm512_mul_ps(s, _mm512_sub_ps(_mm512_set1_ps(1.0f), s)),
-                                      _mm512_mul_ps(v, du2));
-      const __m512 g = _mm512_mul_ps(simd::load(gy + f, m), _mm512_add_ps(s, ds));
+      __m512 d = _mm512_setzero_ps();
+      gelu_avx512<K>(v, &d);
+      const __m512 g = _mm512_mul_ps(simd::load(gy + f, m), d);
       simd::store(gx + f, g, m);
       simd::store(gb + f, _mm512_add_ps(simd::load(gb + f, m), g), m);
     }
 }
 
-template <typename T, typename B>
+template <GeluKind K, typename T, typename B>
 void forward_rows(const T* x, const B* bias, T* y, int64_t rows, int64_t F) {
   if (simd::cpu_has_avx512())
-    forward_rows_avx512(x, bias, y, rows, F);
+    forward_rows_avx512<K>(x, bias, y, rows, F);
   else
-    forward_rows_scalar(x, bias, y, rows, F);
+    forward_rows_scalar<K>(x, bias, y, rows, F);
 }
 
-template <typename T, typename B>
+template <GeluKind K, typename T, typename B>
 void backward_rows(const T* gy, const T* x, const B* bias, T* gx, float* gb, int64_t rows,
                    int64_t F) {
   if (simd::cpu_has_avx512())
-    backward_rows_avx512(gy, x, bias, gx, gb, rows, F);
+    backward_rows_avx512<K>(gy, x, bias, gx, gb, rows, F);
   else
-    backward_rows_scalar(gy, x, bias, gx, gb, rows, F);
+    backward_rows_scalar<K>(gy, x, bias, gx, gb, rows, F);
 }
 
 constexpr int64_t kRowsPerTask = 16;
@@ -131,6 +193,7 @@ void dispatch_types(const at::Tensor& x, const at::Tensor& bias, F&& body) {
   });
 }
 
+template <GeluKind K>
 at::Tensor forward_kernel(const at::Tensor& x, const at::Tensor& bias) {
   const Layout l = layout_of(x, bias);
   at::Tensor y = at::empty_like(x);
@@ -144,7 +207,7 @@ at::Tensor forward_kernel(const at::Tensor& x, const at::Tensor& bias) {
     at::parallel_for(0, l.groups * R, kRowsPerTask, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end;) {  // rows [i, stop) of one group
         const int64_t g = i / R, stop = std::min(end, (g + 1) * R);
-        forward_rows(xp + i * F, bp + g * F, yp + i * F, stop - i, F);
+        forward_rows<K>(xp + i * F, bp + g * F, yp + i * F, stop - i, F);
         i = stop;
       }
     });
@@ -152,6 +215,7 @@ at::Tensor forward_kernel(const at::Tensor& x, const at::Tensor& bias) {
   return y;
 }
 
+template <GeluKind K>
 std::pair<at::Tensor, at::Tensor> backward_kernel(const at::Tensor& grad_y, const at::Tensor& x,
                                                   const at::Tensor& bias) {
   const Layout l = layout_of(x, bias);
@@ -171,8 +235,8 @@ std::pair<at::Tensor, at::Tensor> backward_kernel(const at::Tensor& grad_y, cons
       for (int64_t task = begin; task < end; ++task) {
         const int64_t g = task / chunks.count, c = task % chunks.count;
         const int64_t row = g * R + chunks.first(c);
-        backward_rows(gyp + row * F, xp + row * F, bp + g * F, gxp + row * F, pp + task * F,
-                      chunks.end(c) - chunks.first(c), F);
+        backward_rows<K>(gyp + row * F, xp + row * F, bp + g * F, gxp + row * F, pp + task * F,
+                         chunks.end(c) - chunks.first(c), F);
       }
     });
   });
@@ -189,26 +253,27 @@ bool fast_path(const at::Tensor& x, const at::Tensor& bias) {
   return fused_kernels_enabled() && ok(x) && ok(bias) && x.numel() > 0;
 }
 
-class BiasGelu : public torch::autograd::Function<BiasGelu> {
+template <GeluKind K>
+class BiasGelu : public torch::autograd::Function<BiasGelu<K>> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
                             const at::Tensor& bias) {
     const at::Tensor xc = x.contiguous(), bc = bias.contiguous();
     ctx->save_for_backward({xc, bc});
-    return forward_kernel(xc, bc);
+    return forward_kernel<K>(xc, bc);
   }
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor gy = grads[0].to(saved[0].scalar_type()).contiguous();
-    auto [gx, gb] = backward_kernel(gy, saved[0], saved[1]);
+    auto [gx, gb] = backward_kernel<K>(gy, saved[0], saved[1]);
     return {gx, gb};
   }
 };
 
 }  // namespace
 
-at::Tensor bias_gelu_reference(const at::Tensor& x, const at::Tensor& bias) {
+at::Tensor bias_gelu_reference(const at::Tensor& x, const at::Tensor& bias, GeluKind kind) {
   at::Tensor b = bias;
   if (bias.dim() == 2) {  // [G, F] -> [G, 1, ..., 1, F]
     std::vector<int64_t> shape(x.dim(), 1);
@@ -217,13 +282,15 @@ at::Tensor bias_gelu_reference(const at::Tensor& x, const at::Tensor& bias) {
     b = bias.view(shape);
   }
   const at::ScalarType math = at::promote_types(x.scalar_type(), at::kFloat);  // fp32 or fp64
-  return at::gelu(x.to(math) + b.to(math), "tanh").to(x.scalar_type());
+  return at::gelu(x.to(math) + b.to(math), kind == GeluKind::kTanh ? "tanh" : "none")
+      .to(x.scalar_type());
 }
 
-at::Tensor bias_gelu(const at::Tensor& x, const at::Tensor& bias) {
-  if (!fast_path(x, bias)) return bias_gelu_reference(x, bias);
+at::Tensor bias_gelu(const at::Tensor& x, const at::Tensor& bias, GeluKind kind) {
+  if (!fast_path(x, bias)) return bias_gelu_reference(x, bias, kind);
   RECORD_FUNCTION("smx::bias_gelu", std::vector<c10::IValue>());  // named in --profile
-  return BiasGelu::apply(x, bias);
+  return kind == GeluKind::kTanh ? BiasGelu<GeluKind::kTanh>::apply(x, bias)
+                                 : BiasGelu<GeluKind::kErf>::apply(x, bias);
 }
 
 }  // namespace smx::ops

@@ -29,14 +29,25 @@ struct ModelConfig {
 
   int64_t vocab_size = 32000;
   int64_t type_vocab_size = 4;
-  int64_t max_seq_len = 512;  // N_max: position table rows and the Linear W_s size
+  int64_t max_seq_len = 512;  // N_max: longest input, the mixing transforms' size
   int64_t pad_id = 0;
+  // Rows of the position table; 0 = max_seq_len. Larger for imported models whose table is
+  // longer than the sequences smx runs (BERT: 512 positions, any shorter N_max).
+  int64_t max_position_embeddings = 0;
 
   int64_t d_emb = 512;    // D_e: embedding width
   int64_t d_model = 512;  // D
   int64_t d_ff = 2048;    // F: dense MLP width
   int64_t num_heads = 8;
   int64_t num_layers = 14;
+
+  // The projection D_e -> D after the embedding LayerNorm (`hidden_mapping_in`). The paper's models
+  // and FNet have it; Hugging Face BERT has none (then d_emb must equal d_model).
+  bool embedding_projection = true;
+  // The MLP / expert / MLM-head activation: "gelu_tanh" (the tanh approximation, Hugging Face's
+  // "gelu_new") or "gelu_erf" (exact, Hugging Face's "gelu").
+  std::string hidden_act = "gelu_tanh";
+  double layer_norm_eps = 1e-12;  // every LayerNorm's epsilon
 
   int64_t num_attention_layers = 4;  // ignored for bert (all layers are attention)
   Layout attention_layout = Layout::kTop;
@@ -77,6 +88,10 @@ struct ModelConfig {
   const MixingKindInfo& mixing() const;  // the non-attention mixing of this architecture
   const MixingKindInfo& mixing_at(int64_t layer) const;  // attention or mixing()
   const RouterInfo& router() const;                      // the row of dispatch_algorithm
+  int64_t position_table_size() const {
+    return max_position_embeddings > 0 ? max_position_embeddings : max_seq_len;
+  }
+  bool exact_gelu() const { return hidden_act == "gelu_erf"; }
   bool sequence_groups() const { return max_group_size == 0; }
   std::string routing_groups() const;  // "sequence" or "tokens:N"
   bool is_attention_layer(int64_t layer) const;

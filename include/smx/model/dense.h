@@ -19,16 +19,21 @@ class Dense : public torch::nn::Module {
   at::Tensor bias;    // [out] (undefined without bias)
 };
 
-// LayerNorm over the last axis with ε = 1e-12, learned `scale` and `bias` (Flax names).
+// LayerNorm over the last axis with ε (the config's layer_norm_eps, 1e-12 by default), learned
+// `scale` and `bias` (Flax names).
 class LayerNorm : public torch::nn::Module {
  public:
-  explicit LayerNorm(int64_t features);
+  explicit LayerNorm(int64_t features, double eps = 1e-12);
   at::Tensor forward(const at::Tensor& x) const;  // [..., D] -> [..., D]
   // LayerNorm(x + residual) in one fused pass (ops/add_layer_norm.h); fp32 out.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& residual) const;
 
   at::Tensor scale;  // [D]
   at::Tensor bias;   // [D]
+  double eps() const { return eps_; }
+
+ private:
+  double eps_;
 };
 
 // While one is alive on this thread, normal_002 and lecun_normal return uninitialised fp32

@@ -1,10 +1,11 @@
 // Masked-LM head (docs/design.md §3): gather the hidden states at the masked positions, Dense
-// D->D_e, tanh-GELU, LayerNorm, then logits against the tied word-embedding table plus a vocab
-// bias.
+// D->D_e, GELU (the config's hidden_act), LayerNorm, then logits against the tied word-embedding
+// table plus a vocab bias.
 #pragma once
 
 #include "smx/config/model_config.h"
 #include "smx/model/dense.h"
+#include "smx/ops/bias_gelu.h"
 
 namespace smx::model {
 
@@ -18,6 +19,9 @@ class MlmHead : public torch::nn::Module {
   std::shared_ptr<Dense> dense;  // kernel [D, D_e]
   std::shared_ptr<LayerNorm> layer_norm;
   at::Tensor output_bias;  // [V]
+
+ private:
+  ops::GeluKind gelu_;
 };
 
 }  // namespace smx::model

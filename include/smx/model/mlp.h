@@ -1,13 +1,16 @@
-// Dense MLP sublayer (docs/design.md §1.5): Dropout(W2 · gelu_tanh(W1 · x + b1) + b2).
+// Dense MLP sublayer (docs/design.md §1.5): Dropout(W2 · gelu(W1 · x + b1) + b2), GELU's tanh form
+// unless the config's hidden_act asks for the exact one.
 #pragma once
 
 #include "smx/model/dense.h"
+#include "smx/ops/bias_gelu.h"
 
 namespace smx::model {
 
 class Mlp : public torch::nn::Module {
  public:
-  Mlp(int64_t d_model, int64_t d_ff, double dropout_rate);
+  Mlp(int64_t d_model, int64_t d_ff, double dropout_rate,
+      ops::GeluKind gelu = ops::GeluKind::kTanh);
   at::Tensor forward(const at::Tensor& x) const;  // [..., D] -> [..., D]
 
   std::shared_ptr<Dense> intermediate;  // kernel [D, F]
@@ -15,6 +18,7 @@ class Mlp : public torch::nn::Module {
 
  private:
   double dropout_rate_;
+  ops::GeluKind gelu_;
 };
 
 }  // namespace smx::model

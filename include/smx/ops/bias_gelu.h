@@ -6,6 +6,9 @@
 // activation in fp32 and rounds once to x's dtype. The backward pass recomputes v from the saved
 // GEMM output and gives the bias gradient from the same pass.
 //
+// GeluKind::kErf is the exact GELU 0.5·v·(1 + erf(v/√2)) (Hugging Face BERT's "gelu"), with the
+// same one-pass structure.
+//
 // Fast path: CPU tensors, fp32 or bf16, contiguous (AVX-512 when the CPU has it, else a scalar
 // loop). Anywhere else (CUDA, other dtypes) it is the same function written as ATen ops.
 #pragma once
@@ -14,11 +17,14 @@
 
 namespace smx::ops {
 
+enum class GeluKind { kTanh, kErf };
+
 // x: [..., F] with bias [F], or x: [G, ..., F] with bias [G, F] (a bias row per group, e.g. per
-// expert). Returns gelu_tanh(x + bias) in x's dtype and shape; math in fp32.
-at::Tensor bias_gelu(const at::Tensor& x, const at::Tensor& bias);
+// expert). Returns gelu(x + bias) in x's dtype and shape; math in fp32.
+at::Tensor bias_gelu(const at::Tensor& x, const at::Tensor& bias, GeluKind kind = GeluKind::kTanh);
 
 // The plain composition of ATen ops that bias_gelu computes (the reference of its tests).
-at::Tensor bias_gelu_reference(const at::Tensor& x, const at::Tensor& bias);
+at::Tensor bias_gelu_reference(const at::Tensor& x, const at::Tensor& bias,
+                               GeluKind kind = GeluKind::kTanh);
 
 }  // namespace smx::ops
