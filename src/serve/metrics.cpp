@@ -25,7 +25,7 @@ std::string escape_label(const std::string& value) {
   return out;
 }
 
-std::string number(double v) {
+std::string prometheus_number(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
   return fmt::format("{}", v);
@@ -126,18 +126,20 @@ std::string MetricsRegistry::render() const {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f.help, name, type);
     for (const auto& [labels, s] : f.series) {
       if (f.type != Type::kHistogram) {
-        out += fmt::format("{}{} {}\n", name, labels, number(s.value));
+        out += fmt::format("{}{} {}\n", name, labels, prometheus_number(s.value));
         continue;
       }
       double cumulative = 0;
       for (size_t b = 0; b < f.bounds.size(); ++b) {
         cumulative += s.buckets[b];
-        out += fmt::format("{}_bucket{} {}\n", name, with_le(labels, number(f.bounds[b])),
-                           number(cumulative));
+        out +=
+            fmt::format("{}_bucket{} {}\n", name, with_le(labels, prometheus_number(f.bounds[b])),
+                        prometheus_number(cumulative));
       }
-      out += fmt::format("{}_bucket{} {}\n", name, with_le(labels, "+Inf"), number(s.count));
-      out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, labels, number(s.sum), name, labels,
-                         number(s.count));
+      out += fmt::format("{}_bucket{} {}\n", name, with_le(labels, "+Inf"),
+                         prometheus_number(s.count));
+      out += fmt::format("{}_sum{} {}\n{}_count{} {}\n", name, labels, prometheus_number(s.sum),
+                         name, labels, prometheus_number(s.count));
     }
   }
   return out;

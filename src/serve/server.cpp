@@ -215,7 +215,7 @@ std::vector<double> softmax(const std::vector<float>& v) {
 }
 
 // A float as JSON (finite values only reach here).
-json number(double v) {
+json score_json(double v) {
   return json(static_cast<float>(v));
 }
 
@@ -819,7 +819,7 @@ struct Server::Impl {
                      [&](size_t a, size_t b) { return scores[a] > scores[b]; });
     json list = json::array();
     for (const size_t i : order)
-      list.push_back({{"score", number(scores[i])}, {"label", label_of(i)}});
+      list.push_back({{"score", score_json(scores[i])}, {"label", label_of(i)}});
     return list;
   }
 
@@ -867,7 +867,7 @@ struct Server::Impl {
     for (const size_t i : order) {
       json rank = {{"index", i}};
       if (r.return_text) rank["text"] = r.texts[i];
-      rank["score"] = number(scores[i]);
+      rank["score"] = score_json(scores[i]);
       body.push_back(rank);
     }
     answer(req, res, 200, dump_json(body));

@@ -15,16 +15,16 @@
 namespace smx::tasks {
 namespace {
 
-using json = nlohmann::ordered_json;
+using ordered_json = nlohmann::ordered_json;  // keys in insertion order, as submissions list them
 
 // An id as JSON: a number when it is a plain integer, else the string.
-json id_json(const std::string& id) {
+ordered_json id_json(const std::string& id) {
   if (!id.empty()) {
     char* end = nullptr;
     const long long value = std::strtoll(id.c_str(), &end, 10);
-    if (end == id.c_str() + id.size()) return json(static_cast<int64_t>(value));
+    if (end == id.c_str() + id.size()) return ordered_json(static_cast<int64_t>(value));
   }
-  return json(id);
+  return ordered_json(id);
 }
 
 const std::string& label_string(const TaskSpec& spec, const std::vector<float>& output) {
@@ -50,26 +50,26 @@ std::string multirc_lines(const std::vector<TaskExample>& examples,
                           const std::vector<std::vector<float>>& outputs) {
   // Passages and questions in order of first appearance.
   std::vector<std::string> passages;
-  std::map<std::string, json> questions_of;                    // passage id -> [question objects]
+  std::map<std::string, ordered_json> questions_of;            // passage id -> [question objects]
   std::map<std::pair<std::string, std::string>, size_t> slot;  // (passage, question) -> index
   for (size_t i = 0; i < examples.size(); ++i) {
     const auto parts = split_multirc_id(examples[i].id);
     if (!questions_of.count(parts[0])) {
       passages.push_back(parts[0]);
-      questions_of[parts[0]] = json::array();
+      questions_of[parts[0]] = ordered_json::array();
     }
-    json& questions = questions_of[parts[0]];
+    ordered_json& questions = questions_of[parts[0]];
     const auto key = std::make_pair(parts[0], parts[1]);
     if (!slot.count(key)) {
       slot[key] = questions.size();
-      questions.push_back({{"idx", id_json(parts[1])}, {"answers", json::array()}});
+      questions.push_back({{"idx", id_json(parts[1])}, {"answers", ordered_json::array()}});
     }
     questions[slot[key]]["answers"].push_back(
         {{"idx", id_json(parts[2])}, {"label", argmax(outputs[i])}});
   }
   std::string out;
   for (const std::string& p : passages) {
-    const json line = {{"idx", id_json(p)}, {"passage", {{"questions", questions_of[p]}}}};
+    const ordered_json line = {{"idx", id_json(p)}, {"passage", {{"questions", questions_of[p]}}}};
     out += line.dump() + "\n";
   }
   return out;
@@ -107,16 +107,16 @@ std::string format_submission(const TaskSpec& spec, const std::vector<TaskExampl
       for (size_t k = 1; k < group.size(); ++k)
         if (outputs[group[k]][0] > outputs[group[best]][0]) best = k;
       const TaskExample& chosen = examples[group[best]];
-      const json label =
-          spec.name == "record" ? json(chosen.answer_text) : json(static_cast<int64_t>(best));
-      out += json{{"idx", id_json(chosen.id)}, {"label", label}}.dump() + "\n";
+      const ordered_json label = spec.name == "record" ? ordered_json(chosen.answer_text)
+                                                       : ordered_json(static_cast<int64_t>(best));
+      out += ordered_json{{"idx", id_json(chosen.id)}, {"label", label}}.dump() + "\n";
     }
     return out;
   }
   for (size_t i = 0; i < examples.size(); ++i)
-    out +=
-        json{{"idx", id_json(examples[i].id)}, {"label", label_string(spec, outputs[i])}}.dump() +
-        "\n";
+    out += ordered_json{{"idx", id_json(examples[i].id)}, {"label", label_string(spec, outputs[i])}}
+               .dump() +
+           "\n";
   return out;
 }
 

@@ -5,20 +5,12 @@
 #include "data/corpus_shards.h"
 #include "smx/core/error.h"
 #include "support/scratch_dir.h"
+#include "support/test_util.h"
 
 namespace smx {
 namespace {
 
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected smx::Error";
-  return "";
-}
+using smx::testing::error_of;
 
 std::string sample_text(int lines, int salt) {
   std::string text;

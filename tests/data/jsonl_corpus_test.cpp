@@ -10,6 +10,7 @@
 #include "smx/data/corpus_files.h"
 #include "smx/data/text_corpus.h"
 #include "support/scratch_dir.h"
+#include "support/test_util.h"
 #include "support/tiny_tokenizer.h"
 
 namespace smx {
@@ -22,16 +23,7 @@ using testing::numbered_corpus;
 using testing::zstd_frame;
 using testing::zstd_parts;
 
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected smx::Error";
-  return "";
-}
+using smx::testing::error_of;
 
 std::vector<Document> all_documents(TextCorpus& corpus) {
   std::vector<Document> docs;

@@ -35,7 +35,7 @@ void write_shards(const testing::ScratchDir& dir, const std::string& extra_line 
   }
 }
 
-train::PretrainOptions options_in(const testing::ScratchDir& dir, const std::string& run) {
+train::PretrainOptions shard_run_options(const testing::ScratchDir& dir, const std::string& run) {
   train::PretrainOptions o;
   o.out_dir = dir.file(run);
   o.data_files = {dir.file("shard-*.jsonl.gz")};
@@ -61,10 +61,10 @@ TEST(PretrainOnShards, ResumeInTheMiddleOfAGzipShardGivesTheSameLosses) {
   ModelConfig c = testing::tiny_config("linear", Padding::kMasked);
   c.vocab_size = testing::tiny_tokenizer()->vocab_size();
   c.max_seq_len = 32;
-  const auto straight = train::pretrain(c, options_in(dir, "straight"));
+  const auto straight = train::pretrain(c, shard_run_options(dir, "straight"));
   ASSERT_EQ(straight.losses.size(), 6u);
 
-  auto first = options_in(dir, "split");
+  auto first = shard_run_options(dir, "split");
   first.stop_after = 3;
   const auto a = train::pretrain(c, first);
   // The checkpoint's data position lies inside the first shard.
@@ -79,7 +79,7 @@ TEST(PretrainOnShards, ResumeInTheMiddleOfAGzipShardGivesTheSameLosses) {
   EXPECT_GT(corpus.at("line").get<int>(), 0);
   EXPECT_LT(corpus.at("line").get<int>(), 300);
 
-  auto second = options_in(dir, "split");
+  auto second = shard_run_options(dir, "split");
   second.resume = true;
   second.corpus.workers = 1;  // the thread count may change on resume
   const auto b = train::pretrain(c, second);

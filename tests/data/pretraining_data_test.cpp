@@ -10,6 +10,7 @@
 #include "smx/core/error.h"
 #include "smx/data/pretraining_generator.h"
 #include "support/scratch_dir.h"
+#include "support/test_util.h"
 #include "support/tiny_tokenizer.h"
 
 namespace smx {
@@ -87,12 +88,7 @@ class PretrainingDataTest : public ::testing::Test {
   testing::ScratchDir dir_;
 };
 
-bool same_batch(const PretrainingBatch& a, const PretrainingBatch& b) {
-  return a.batch_size == b.batch_size && a.seq_len == b.seq_len && a.input_ids == b.input_ids &&
-         a.type_ids == b.type_ids && a.masked_lm_positions == b.masked_lm_positions &&
-         a.masked_lm_ids == b.masked_lm_ids && a.masked_lm_weights == b.masked_lm_weights &&
-         a.nsp_labels == b.nsp_labels;
-}
+using smx::testing::same_batch;
 
 // Every example of one eval pass.
 std::vector<Row> whole_pass(PretrainingStream& stream) {

@@ -9,6 +9,7 @@
 #include "smx/core/error.h"
 #include "smx/data/pretraining_data.h"
 #include "support/scratch_dir.h"
+#include "support/test_util.h"
 #include "support/tiny_tokenizer.h"
 
 namespace smx {
@@ -31,12 +32,7 @@ PretrainingOptions small_options() {
   return o;
 }
 
-bool same_batch(const PretrainingBatch& a, const PretrainingBatch& b) {
-  return a.batch_size == b.batch_size && a.seq_len == b.seq_len && a.input_ids == b.input_ids &&
-         a.type_ids == b.type_ids && a.masked_lm_positions == b.masked_lm_positions &&
-         a.masked_lm_ids == b.masked_lm_ids && a.masked_lm_weights == b.masked_lm_weights &&
-         a.nsp_labels == b.nsp_labels && a.real_tokens == b.real_tokens;
-}
+using smx::testing::same_batch;
 
 std::vector<PretrainingBatch> take(PretrainingStream& s, int n) {
   std::vector<PretrainingBatch> out;

@@ -4,21 +4,13 @@
 
 #include "smx/core/error.h"
 #include "support/scratch_dir.h"
+#include "support/test_util.h"
 
 namespace smx {
 namespace {
 
 // The error message of `fn`, which must throw smx::Error.
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected smx::Error";
-  return "";
-}
+using smx::testing::error_of;
 
 TEST(TextCorpus, SplitsDocumentsOnBlankLinesAcrossFiles) {
   testing::ScratchDir dir;

@@ -27,11 +27,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using smx::testing::shell_quote;
 using ::testing::HasSubstr;
-
-std::string quote(const std::string& s) {
-  return "'" + s + "'";
-}
 
 // A tiny deterministic pre-training run DIR/pretrain and the toy task DIR/toy.
 struct Inputs {
@@ -46,8 +43,8 @@ Inputs make_inputs(const smx::testing::ScratchDir& dir) {
       "mixing_dropout_rate=0 --set expert_dropout_rate=0 --tokenizer {} --data {} --out {} "
       "--steps 3 --batch 4 --lr 1e-3 --log-every 10 --eval-batches 1 --eval-fraction 0.1 "
       "--checkpoint-every 0 --threads 1",
-      tok->vocab_size(), quote(tok->path()), quote(dir.file("corpus.txt")),
-      quote(dir.file("pretrain"))));
+      tok->vocab_size(), shell_quote(tok->path()), shell_quote(dir.file("corpus.txt")),
+      shell_quote(dir.file("pretrain"))));
   EXPECT_EQ(r.status, 0) << r.output;
   return {dir.file("pretrain"), smx::testing::toy_task(dir, 192, 36)};
 }
@@ -58,7 +55,7 @@ std::string finetune_flags(const Inputs& in, const std::string& out, int batch) 
       "--task sst-2 --data {} --init {} --out {} --epochs 3 --lr 3e-3 --batch {} "
       "--expert-dropout 0 --log-every 1 --eval-every 24 --eval-batch 8 --threads 1 --seed 1 "
       "--check-replicas-every 1",
-      quote(in.task), quote(in.run), quote(out), batch);
+      shell_quote(in.task), shell_quote(in.run), shell_quote(out), batch);
 }
 
 std::vector<json> records(const std::string& metrics, const std::string& type) {
@@ -176,8 +173,8 @@ TEST(DistributedFinetuneTest, ExpertParallelMatchesAndSavesFullExperts) {
   EXPECT_EQ(experts, 8);  // 2 MoE layers x 2 kernels + 2 biases
   EXPECT_LT(weight_diff(dir.file("one"), ep), 1e-4);
   // One process scores the saved model as the 2 ranks did.
-  const auto eval = smx::testing::run_smx("evaluate --task sst-2 --data " + quote(in.task) +
-                                          " --model " + quote(ep) + " --threads 1");
+  const auto eval = smx::testing::run_smx("evaluate --task sst-2 --data " + shell_quote(in.task) +
+                                          " --model " + shell_quote(ep) + " --threads 1");
   ASSERT_EQ(eval.status, 0) << eval.output;
   const double accuracy = read_json(ep + "/task.json").at("dev").at("accuracy").get<double>();
   std::printf("    EP dev accuracy %.4f; smx evaluate: %s", accuracy, eval.output.c_str());
@@ -192,8 +189,8 @@ TEST(DistributedFinetuneTest, GlueOnTwoExpertParallelRanksWritesOnceOnRankZero) 
       "launch --nproc 2 -- smx glue --data {} --data {} --tasks sst-2,mnli-m,mnli-mm --init {} "
       "--out {} --epochs 1 --lr 1e-3,3e-3 --batch 4 --expert-dropout 0 --eval-every -1 "
       "--log-every 1 --eval-batch 8 --threads 1 --expert-parallel",
-      quote(in.task), quote(std::string(SMX_SOURCE_DIR) + "/tests/data/glue"), quote(in.run),
-      quote(glue)));
+      shell_quote(in.task), shell_quote(std::string(SMX_SOURCE_DIR) + "/tests/data/glue"),
+      shell_quote(in.run), shell_quote(glue)));
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("all 2 ranks finished"));
   EXPECT_EQ(count(r.output, "| Model | MNLI |"), 1u);

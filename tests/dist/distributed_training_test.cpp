@@ -30,11 +30,8 @@ extern char** environ;
 namespace smx {
 namespace {
 
+using smx::testing::shell_quote;
 using ::testing::HasSubstr;
-
-std::string quote(const std::string& s) {
-  return "'" + s + "'";
-}
 
 // `smx pretrain` flags of a new deterministic tiny run in DIR/<run>.
 std::string pretrain_flags(const smx::testing::ScratchDir& dir, const std::string& run, int batch,
@@ -47,8 +44,8 @@ std::string pretrain_flags(const smx::testing::ScratchDir& dir, const std::strin
       "mixing_dropout_rate=0 --set expert_dropout_rate=0 --tokenizer {} --data {} --out {} "
       "--steps {} --batch {} --lr 3e-3 --warmup 2 --log-every 1 --eval-every 0 --eval-batches 1 "
       "--eval-fraction 0.1 --threads 1 --seed 3 --check-replicas-every 1",
-      vocab, quote(smx::testing::tiny_tokenizer()->path()), quote(dir.file("corpus.txt")),
-      quote(dir.file(run)), steps, batch);
+      vocab, shell_quote(smx::testing::tiny_tokenizer()->path()),
+      shell_quote(dir.file("corpus.txt")), shell_quote(dir.file(run)), steps, batch);
 }
 
 // Training losses, in step order, from a run folder's metrics.jsonl (log-every 1).
@@ -108,7 +105,7 @@ TEST(DistributedTrainingTest, ExpertParallelMatchesAndResumesOnOneProcess) {
     }
   }
   // ... and steps 4-6 in one process with the same global batch.
-  const auto second = smx::testing::run_smx("pretrain --resume " + quote(ep) + " --batch 8");
+  const auto second = smx::testing::run_smx("pretrain --resume " + shell_quote(ep) + " --batch 8");
   ASSERT_EQ(second.status, 0) << second.output;
   const auto a = losses(dir.file("one")), b = losses(ep);
   ASSERT_EQ(a.size(), 6u);
@@ -204,7 +201,7 @@ TEST(DistributedTrainingTest, KilledRankEndsTheJobAndItResumes) {
   io::CheckpointContents before =
       io::CheckpointManager::load(*io::CheckpointManager(run, 2).latest());
   const auto resumed = smx::testing::run_smx("launch --nproc 2 -- smx pretrain --resume " +
-                                             quote(run) + " --stop-after 2");
+                                             shell_quote(run) + " --stop-after 2");
   ASSERT_EQ(resumed.status, 0) << resumed.output;
   EXPECT_THAT(resumed.output, HasSubstr(fmt::format("steps {}..{}", before.step, before.step + 2)));
 }

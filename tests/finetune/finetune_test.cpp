@@ -32,6 +32,7 @@ namespace smx::finetune {
 namespace {
 
 namespace fs = std::filesystem;
+using smx::testing::expect_error_all;
 using smx::testing::ScratchDir;
 using smx::testing::toy_task;
 using ::testing::HasSubstr;
@@ -88,16 +89,6 @@ FinetuneOptions options(const std::string& task, const std::string& data, const 
   o.threads = 1;
   o.quiet = true;
   return o;
-}
-
-template <typename F>
-void expect_error(F body, const std::vector<std::string>& needles) {
-  try {
-    body();
-    ADD_FAILURE() << "expected an error containing '" << needles[0] << "'";
-  } catch (const Error& e) {
-    for (const auto& needle : needles) EXPECT_THAT(e.what(), HasSubstr(needle));
-  }
 }
 
 TEST(FinetuneTest, ClassifierIsFreshAndEncoderComesFromTheInitRun) {
@@ -175,7 +166,7 @@ TEST(FinetuneTest, GradientAccumulationEqualsTheLargerBatch) {
     worst = std::max(worst, smx::testing::max_abs_diff(p.value(), b[p.key()]));
   std::printf("    batch 8 vs 2 x 4 accumulated: max |weight diff| %.3g\n", worst);
   EXPECT_LT(worst, 1e-5);
-  expect_error(
+  expect_error_all(
       [&] {
         auto o = options("sst-2", data, dir.file("bad"));
         o.grad_accum = 0;
@@ -243,19 +234,20 @@ TEST(FinetuneTest, SweepKeepsTheBestDevScoreAndWritesEveryPoint) {
 TEST(FinetuneTest, BadInputsFailBeforeTrainingNamingFileLineAndField) {
   ScratchDir dir;
   const std::string out = dir.file("out");
-  expect_error([&] { finetune(options("no-such-task", glue_samples(), out)); }, {"no-such-task"});
+  expect_error_all([&] { finetune(options("no-such-task", glue_samples(), out)); },
+                   {"no-such-task"});
   write(dir, "bad1/SST-2/train.tsv", "sentence\tlabel\nthe cat\t1\n");
   write(dir, "bad1/SST-2/dev.tsv", "sentence\tmark\nthe cat\t1\n");
-  expect_error([&] { finetune(options("sst-2", dir.file("bad1"), out)); },
-               {"bad1/SST-2/dev.tsv", "label"});
+  expect_error_all([&] { finetune(options("sst-2", dir.file("bad1"), out)); },
+                   {"bad1/SST-2/dev.tsv", "label"});
   write(dir, "bad2/SST-2/train.tsv", "sentence\tlabel\nthe cat\t1\nthe dog\t7\n");
   write(dir, "bad2/SST-2/dev.tsv", "sentence\tlabel\nthe cat\t1\n");
-  expect_error([&] { finetune(options("sst-2", dir.file("bad2"), out)); },
-               {"bad2/SST-2/train.tsv", "3", "7"});
+  expect_error_all([&] { finetune(options("sst-2", dir.file("bad2"), out)); },
+                   {"bad2/SST-2/train.tsv", "3", "7"});
   write(dir, "bad3/SST-2/train.tsv", "sentence\tlabel\n");
   write(dir, "bad3/SST-2/dev.tsv", "sentence\tlabel\nthe cat\t1\n");
-  expect_error([&] { finetune(options("sst-2", dir.file("bad3"), out)); },
-               {"bad3/SST-2/train.tsv", "no examples"});
+  expect_error_all([&] { finetune(options("sst-2", dir.file("bad3"), out)); },
+                   {"bad3/SST-2/train.tsv", "no examples"});
   write(dir, "bad4/COPA/train.jsonl",
         "{\"premise\": \"a\", \"choice1\": \"b\", \"choice2\": \"c\", \"question\": "
         "\"cause\", \"label\": 0, \"idx\": 0}\n{\"premise\": \"a\", \"choice1\": \"b\", "
@@ -263,8 +255,8 @@ TEST(FinetuneTest, BadInputsFailBeforeTrainingNamingFileLineAndField) {
   write(dir, "bad4/COPA/val.jsonl",
         "{\"premise\": \"a\", \"choice1\": \"b\", \"choice2\": \"c\", \"question\": "
         "\"cause\", \"label\": 0, \"idx\": 0}\n");
-  expect_error([&] { finetune(options("copa", dir.file("bad4"), out)); },
-               {"bad4/COPA/train.jsonl", "2", "choice2"});
+  expect_error_all([&] { finetune(options("copa", dir.file("bad4"), out)); },
+                   {"bad4/COPA/train.jsonl", "2", "choice2"});
   EXPECT_FALSE(fs::exists(out));  // nothing started
 
   // A checkpoint whose vocabulary is not the tokenizer's.
@@ -274,7 +266,7 @@ TEST(FinetuneTest, BadInputsFailBeforeTrainingNamingFileLineAndField) {
   model::save_model_weights(*model::make_sparse_mixer(other, 0), dir.file("other.safetensors"));
   auto o = options("sst-2", glue_samples(), out);
   o.init = dir.file("other.safetensors");
-  expect_error([&] { finetune(o); }, {"vocab_size", std::to_string(other.vocab_size)});
+  expect_error_all([&] { finetune(o); }, {"vocab_size", std::to_string(other.vocab_size)});
   // A run folder whose config does not match its weights (architecture keys).
   fs::create_directories(dir.file("mismatch"));
   ModelConfig deeper = init.config;
@@ -282,7 +274,7 @@ TEST(FinetuneTest, BadInputsFailBeforeTrainingNamingFileLineAndField) {
   io::write_file_atomically(dir.file("mismatch/config.json"), deeper.to_json().dump());
   fs::copy_file(init.weights, dir.file("mismatch/model.safetensors"));
   o.init = dir.file("mismatch");
-  expect_error([&] { finetune(o); }, {"mismatch/model.safetensors", "num_layers"});
+  expect_error_all([&] { finetune(o); }, {"mismatch/model.safetensors", "num_layers"});
   EXPECT_FALSE(fs::exists(out));
 }
 

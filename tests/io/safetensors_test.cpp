@@ -1,5 +1,6 @@
 #include "smx/io/safetensors.h"
 #include "support/scratch_dir.h"
+#include "support/test_util.h"
 
 #include <unistd.h>
 
@@ -24,16 +25,7 @@ using ::testing::HasSubstr;
 
 using TempDir = smx::testing::ScratchDir;
 
-// Runs `fn`, expecting an smx::Error whose message contains every one of `parts`.
-void expect_error(const std::function<void()>& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-  } catch (const smx::Error& e) {
-    for (const auto& p : parts) EXPECT_THAT(e.what(), HasSubstr(p));
-    return;
-  }
-  ADD_FAILURE() << "expected smx::Error containing '" << parts.front() << "'";
-}
+using smx::testing::expect_error_all;
 
 // Bytes as another implementation would write them: u64 LE length, header text, buffer.
 std::string build_file(const std::string& header, const std::string& buffer) {
@@ -164,70 +156,71 @@ TEST(Safetensors, RejectsHostileInput) {
   auto parse = [](const std::string& bytes) {
     return [bytes] { parse_safetensors(bytes, "evil.safetensors"); };
   };
-  expect_error(parse("abc"), {"evil.safetensors", "shorter than the 8-byte"});
-  expect_error(parse(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}"),
-               {"evil.safetensors", "100 MiB"});
-  expect_error(parse(build_file("{}", "").substr(0, 9)), {"runs past the end"});
+  expect_error_all(parse("abc"), {"evil.safetensors", "shorter than the 8-byte"});
+  expect_error_all(parse(std::string("\xff\xff\xff\xff\xff\xff\xff\x7f", 8) + "{}"),
+                   {"evil.safetensors", "100 MiB"});
+  expect_error_all(parse(build_file("{}", "").substr(0, 9)), {"runs past the end"});
   {
     std::string big = build_file("{}", "");
     big[3] = 0x10;  // 256 MiB header length
-    expect_error(parse(big), {"100 MiB"});
+    expect_error_all(parse(big), {"100 MiB"});
   }
-  expect_error(parse(build_file("{\"t\": ", "")), {"evil.safetensors", "not valid JSON"});
-  expect_error(parse(build_file("[1, 2]", "")), {"header is a JSON array"});
-  expect_error(parse(build_file(std::string(1000, '[') + std::string(1000, ']'), "")),
-               {"nests deeper"});
-  expect_error(parse(build_file("{\"t\": \"\xff\"}", "")), {"not valid JSON"});  // bad UTF-8
-  expect_error(parse(one("5")), {"tensor 't'", "expected an object"});
-  expect_error(parse(one(R"({"dtype":"F8","shape":[1],"data_offsets":[0,4]})")),
-               {"tensor 't'", "unsupported dtype \"F8\""});
-  expect_error(parse(one(R"({"dtype":7,"shape":[1],"data_offsets":[0,4]})")),
-               {"tensor 't'", "dtype"});
-  expect_error(parse(one(R"({"shape":[1],"data_offsets":[0,4]})")), {"tensor 't'", "dtype"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[-1],"data_offsets":[0,4]})")),
-               {"tensor 't'", "shape[0] is -1"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[1.5],"data_offsets":[0,4]})")),
-               {"tensor 't'", "shape[0] is 1.5"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":"1","data_offsets":[0,4]})")),
-               {"tensor 't'", "not a list"});
-  expect_error(parse(one(R"({"dtype":"F32","data_offsets":[0,4]})")), {"tensor 't'", "shape"});
-  expect_error(
+  expect_error_all(parse(build_file("{\"t\": ", "")), {"evil.safetensors", "not valid JSON"});
+  expect_error_all(parse(build_file("[1, 2]", "")), {"header is a JSON array"});
+  expect_error_all(parse(build_file(std::string(1000, '[') + std::string(1000, ']'), "")),
+                   {"nests deeper"});
+  expect_error_all(parse(build_file("{\"t\": \"\xff\"}", "")), {"not valid JSON"});  // bad UTF-8
+  expect_error_all(parse(one("5")), {"tensor 't'", "expected an object"});
+  expect_error_all(parse(one(R"({"dtype":"F8","shape":[1],"data_offsets":[0,4]})")),
+                   {"tensor 't'", "unsupported dtype \"F8\""});
+  expect_error_all(parse(one(R"({"dtype":7,"shape":[1],"data_offsets":[0,4]})")),
+                   {"tensor 't'", "dtype"});
+  expect_error_all(parse(one(R"({"shape":[1],"data_offsets":[0,4]})")), {"tensor 't'", "dtype"});
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":[-1],"data_offsets":[0,4]})")),
+                   {"tensor 't'", "shape[0] is -1"});
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":[1.5],"data_offsets":[0,4]})")),
+                   {"tensor 't'", "shape[0] is 1.5"});
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":"1","data_offsets":[0,4]})")),
+                   {"tensor 't'", "not a list"});
+  expect_error_all(parse(one(R"({"dtype":"F32","data_offsets":[0,4]})")), {"tensor 't'", "shape"});
+  expect_error_all(
       parse(one(R"({"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]})")),
       {"tensor 't'", "too many elements"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[0,4294967296,4294967296],)"
-                         R"("data_offsets":[0,0]})",
-                         "")),
-               {"tensor 't'", "too many elements"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]})")),
-               {"tensor 't'", "too many elements"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0]})")),
-               {"tensor 't'", "two non-negative integers"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0,-4]})")),
-               {"tensor 't'", "two non-negative integers"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[1]})")), {"tensor 't'", "data_offsets"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[1],"data_offsets":[4,0]})")),
-               {"tensor 't'", "[4, 0]", "not a range"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0,8]})")),
-               {"tensor 't'", "4-byte data buffer"});
-  expect_error(parse(one(R"({"dtype":"F32","shape":[2],"data_offsets":[0,4]})")),
-               {"tensor 't'", "needs 8 bytes"});
-  expect_error(parse(one(R"({"dtype":"BOOL","shape":[4],"data_offsets":[0,4]})",
-                         std::string("\x00\x01\x02\x00", 4))),
-               {"tensor 't'", "byte value 2", "file offset"});
-  expect_error(parse(build_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                                std::string(8, '\0'))),
-               {"tensor 'b'", "overlaps tensor 'a'"});
-  expect_error(parse(build_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                                R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
-                                std::string(12, '\0'))),
-               {"buffer bytes [4, 8)", "before tensor 'b'", "belong to no tensor"});
-  expect_error(
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":[0,4294967296,4294967296],)"
+                             R"("data_offsets":[0,0]})",
+                             "")),
+                   {"tensor 't'", "too many elements"});
+  expect_error_all(
+      parse(one(R"({"dtype":"F32","shape":[18446744073709551615],"data_offsets":[0,4]})")),
+      {"tensor 't'", "too many elements"});
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0]})")),
+                   {"tensor 't'", "two non-negative integers"});
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0,-4]})")),
+                   {"tensor 't'", "two non-negative integers"});
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":[1]})")), {"tensor 't'", "data_offsets"});
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":[1],"data_offsets":[4,0]})")),
+                   {"tensor 't'", "[4, 0]", "not a range"});
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0,8]})")),
+                   {"tensor 't'", "4-byte data buffer"});
+  expect_error_all(parse(one(R"({"dtype":"F32","shape":[2],"data_offsets":[0,4]})")),
+                   {"tensor 't'", "needs 8 bytes"});
+  expect_error_all(parse(one(R"({"dtype":"BOOL","shape":[4],"data_offsets":[0,4]})",
+                             std::string("\x00\x01\x02\x00", 4))),
+                   {"tensor 't'", "byte value 2", "file offset"});
+  expect_error_all(parse(build_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                                    R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                                    std::string(8, '\0'))),
+                   {"tensor 'b'", "overlaps tensor 'a'"});
+  expect_error_all(parse(build_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                                    R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                                    std::string(12, '\0'))),
+                   {"buffer bytes [4, 8)", "before tensor 'b'", "belong to no tensor"});
+  expect_error_all(
       parse(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0,4]})", std::string(6, '\0'))),
       {"buffer bytes [4, 6)", "at the end"});
-  expect_error(parse(build_file(R"({"__metadata__":{"k":1}})", "")),
-               {"evil.safetensors", "metadata value for key 'k'"});
-  expect_error(parse(build_file(R"({"__metadata__":[]})", "")), {"__metadata__"});
+  expect_error_all(parse(build_file(R"({"__metadata__":{"k":1}})", "")),
+                   {"evil.safetensors", "metadata value for key 'k'"});
+  expect_error_all(parse(build_file(R"({"__metadata__":[]})", "")), {"__metadata__"});
 }
 
 TEST(Safetensors, EveryTruncationIsAnErrorNotACrash) {
@@ -263,14 +256,14 @@ TEST(Safetensors, CorruptedBytesGiveOnlySmxErrors) {
 }
 
 TEST(Safetensors, WriterRejectsBadInput) {
-  expect_error(
+  expect_error_all(
       [] {
         serialize_safetensors({{"x", torch::ones(1)}, {"x", torch::ones(2)}});
       },
       {"'x' appears more than once"});
-  expect_error([] { serialize_safetensors({{"__metadata__", torch::ones(1)}}); }, {"reserved"});
-  expect_error([] { serialize_safetensors({{"u", at::Tensor()}}); }, {"'u' is undefined"});
-  expect_error(
+  expect_error_all([] { serialize_safetensors({{"__metadata__", torch::ones(1)}}); }, {"reserved"});
+  expect_error_all([] { serialize_safetensors({{"u", at::Tensor()}}); }, {"'u' is undefined"});
+  expect_error_all(
       [] {
         serialize_safetensors({{"c", torch::ones(2, torch::kComplexFloat)}});
       },
@@ -297,7 +290,7 @@ TEST(Safetensors, FileRoundTripAndAtomicReplace) {
 TEST(Safetensors, FailedWriteLeavesNoTempAndKeepsOldFile) {
   TempDir dir;
   const std::string missing_dir = dir.file("no/such/dir/w.safetensors");
-  expect_error(
+  expect_error_all(
       [&] {
         write_safetensors(missing_dir, {{"x", torch::ones(1)}});
       },
@@ -305,7 +298,11 @@ TEST(Safetensors, FailedWriteLeavesNoTempAndKeepsOldFile) {
   // Renaming over a directory fails after the temp file was written: it must be cleaned up.
   const std::string target = dir.file("target");
   fs::create_directories(fs::path(target) / "child");
-  expect_error([&] { write_safetensors(target, {{"x", torch::ones(1)}}); }, {target, "renaming"});
+  expect_error_all(
+      [&] {
+        write_safetensors(target, {{"x", torch::ones(1)}});
+      },
+      {target, "renaming"});
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir.path())) names.push_back(e.path().filename());
   EXPECT_EQ(names, std::vector<std::string>{"target"});
@@ -313,12 +310,12 @@ TEST(Safetensors, FailedWriteLeavesNoTempAndKeepsOldFile) {
 
 TEST(Safetensors, ReadErrorsNameThePath) {
   TempDir dir;
-  expect_error([&] { read_safetensors(dir.file("absent.safetensors")); },
-               {"absent.safetensors", "No such file or directory"});
-  expect_error([&] { read_safetensors(dir.path().string()); }, {"not a regular file"});
+  expect_error_all([&] { read_safetensors(dir.file("absent.safetensors")); },
+                   {"absent.safetensors", "No such file or directory"});
+  expect_error_all([&] { read_safetensors(dir.path().string()); }, {"not a regular file"});
   const std::string bad = dir.file("bad.safetensors");
   std::ofstream(bad, std::ios::binary) << "1234";
-  expect_error([&] { read_safetensors(bad); }, {bad, "shorter than the 8-byte"});
+  expect_error_all([&] { read_safetensors(bad); }, {bad, "shorter than the 8-byte"});
 }
 
 // read_safetensors maps the file: its tensors must equal parse_safetensors' of the same bytes,
@@ -379,7 +376,7 @@ TEST(Safetensors, MappedReadRejectsEveryTruncationAndBadOffsets) {
   // Offsets past the end of the file are refused from the header, before any data is touched.
   std::ofstream(path, std::ios::binary | std::ios::trunc) << build_file(
       R"({"a":{"dtype":"F32","shape":[1024],"data_offsets":[0,4096]}})", std::string(4, '\0'));
-  expect_error([&] { read_safetensors(path); }, {path, "data_offsets [0, 4096]"});
+  expect_error_all([&] { read_safetensors(path); }, {path, "data_offsets [0, 4096]"});
 }
 
 }  // namespace

@@ -20,8 +20,6 @@ namespace {
 
 using smx::testing::tiny_config;
 
-const std::vector<std::string> kArchs = {"linear", "bert", "f_net", "h_net", "c_net", "t_net"};
-
 at::Tensor generator_state() {
   return at::detail::getDefaultCPUGenerator().get_state();  // [bytes] uint8
 }
@@ -43,7 +41,7 @@ void expect_same_weights(torch::nn::Module& a, torch::nn::Module& b, const std::
 }
 
 TEST(SkipParameterInit, BuildsEveryArchitectureWithoutDrawingRandomNumbers) {
-  for (const auto& arch : kArchs) {
+  for (const auto& arch : smx::testing::all_archs()) {
     SCOPED_TRACE(arch);
     const ModelConfig c = tiny_config(arch);
     torch::manual_seed(123);
@@ -71,7 +69,7 @@ TEST(SkipParameterInit, BuildsEveryArchitectureWithoutDrawingRandomNumbers) {
 }
 
 TEST(SkipParameterInit, SeededInitialisationIsUnchangedAroundTheGuard) {
-  for (const auto& arch : kArchs) {
+  for (const auto& arch : smx::testing::all_archs()) {
     SCOPED_TRACE(arch);
     const ModelConfig c = tiny_config(arch);
     auto reference = make_sparse_mixer(c, 7);

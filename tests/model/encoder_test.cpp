@@ -21,10 +21,8 @@ at::Tensor ids_of(int64_t length, int64_t padded, int64_t vocab, uint64_t seed) 
   return ids;
 }
 
-const std::vector<std::string> kArchs = {"linear", "bert", "f_net", "h_net", "c_net", "t_net"};
-
 TEST(EncoderTest, MaskedPaddingOutputsDoNotDependOnPadding) {
-  for (const auto& arch : kArchs) {
+  for (const auto& arch : smx::testing::all_archs()) {
     ModelConfig c = tiny_config(arch, Padding::kMasked);
     auto model = make_sparse_mixer(c, 11);
     model->eval();
@@ -81,7 +79,7 @@ TEST(EncoderTest, TokenGroupsCoupleExamples) {
 
 TEST(EncoderTest, EveryParameterGetsAFiniteNonZeroGradient) {
   for (const auto& dispatch : {"MASK_EXPERTS_CHOOSE", "SCATTER_TOKENS_CHOOSE"}) {
-    for (const auto& arch : kArchs) {
+    for (const auto& arch : smx::testing::all_archs()) {
       ModelConfig c = tiny_config(arch, Padding::kMasked);
       c.dispatch_algorithm = dispatch;
       auto model = make_sparse_mixer(c, 14);

@@ -19,14 +19,8 @@ namespace smx::serve {
 namespace {
 
 using json = nlohmann::json;
+using smx::testing::max_abs_diff;
 using ::testing::HasSubstr;
-
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 1e30;
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(double(a[i]) - double(b[i])));
-  return d;
-}
 
 double norm(const std::vector<float>& v) {
   double s = 0;
@@ -128,7 +122,7 @@ TEST_F(ApiRoutes, OpenAIEmbeddingsEveryInputFormAndModels) {
       EXPECT_EQ(r["data"][i]["object"], "embedding");
       EXPECT_EQ(r["data"][i]["index"], i);
       const auto got = r["data"][i]["embedding"].get<std::vector<float>>();
-      worst = std::max(worst, max_diff(got, pooled(texts[i], true)));
+      worst = std::max(worst, max_abs_diff(got, pooled(texts[i], true)));
       EXPECT_NEAR(norm(got), 1.0, 1e-5);
       tokens += bundle_->encode(texts[i], std::nullopt).length();
     }
@@ -154,7 +148,7 @@ TEST_F(ApiRoutes, OpenAIEmbeddingsEveryInputFormAndModels) {
   const auto cut = d["data"][0]["embedding"].get<std::vector<float>>();
   ASSERT_EQ(cut.size(), 8U);
   EXPECT_NEAR(norm(cut), 1.0, 1e-5);
-  EXPECT_LE(max_diff(cut, pooled(a, true, 8)), 1e-5);
+  EXPECT_LE(max_abs_diff(cut, pooled(a, true, 8)), 1e-5);
 }
 
 TEST_F(ApiRoutes, OpenAIErrorsUseTheErrorObjectAndTheServerKeepsServing) {
@@ -194,11 +188,11 @@ TEST_F(ApiRoutes, TeiEmbedAndEmbedAll) {
   const std::string a = "the cat reads", b = "a green window";
   json r = post_json("/embed", json{{"inputs", a}}.dump());
   ASSERT_TRUE(r.is_array() && r.size() == 1 && r[0].is_array()) << r.dump();
-  EXPECT_LE(max_diff(r[0].get<std::vector<float>>(), pooled(a, true)), 1e-5);
+  EXPECT_LE(max_abs_diff(r[0].get<std::vector<float>>(), pooled(a, true)), 1e-5);
   r = post_json("/embed", json{{"inputs", {a, pieces(b)}}, {"normalize", false}}.dump());
   ASSERT_EQ(r.size(), 2U);
-  EXPECT_LE(max_diff(r[0].get<std::vector<float>>(), pooled(a, false)), 1e-5);
-  EXPECT_LE(max_diff(r[1].get<std::vector<float>>(), pooled(b, false)), 1e-5);
+  EXPECT_LE(max_abs_diff(r[0].get<std::vector<float>>(), pooled(a, false)), 1e-5);
+  EXPECT_LE(max_abs_diff(r[1].get<std::vector<float>>(), pooled(b, false)), 1e-5);
   r = post_json("/embed", json{{"inputs", a}, {"dimensions", 4}}.dump());
   EXPECT_EQ(r[0].size(), 4U);
 
@@ -212,7 +206,7 @@ TEST_F(ApiRoutes, TeiEmbedAndEmbedAll) {
     const auto v = row.get<std::vector<float>>();
     flat.insert(flat.end(), v.begin(), v.end());
   }
-  EXPECT_LE(max_diff(flat, tokens.values), 1e-5);
+  EXPECT_LE(max_abs_diff(flat, tokens.values), 1e-5);
 
   // Truncation: refused by default (422), cut when asked, from either end.
   ServerOptions o = default_options();
@@ -236,7 +230,7 @@ TEST_F(ApiRoutes, TeiEmbedAndEmbedAll) {
     const auto v = row.get<std::vector<float>>();
     got.insert(got.end(), v.begin(), v.end());
   }
-  EXPECT_LE(max_diff(got, left.values), 1e-5) << "left truncation keeps the last tokens";
+  EXPECT_LE(max_abs_diff(got, left.values), 1e-5) << "left truncation keeps the last tokens";
 }
 
 TEST_F(ApiRoutes, TeiPredictSinglePairAndBatch) {
@@ -424,18 +418,18 @@ TEST_F(ApiRoutes, PoolingComesFromTheFolderUnlessOverridden) {
   ServerOptions o = default_options();
   start(o, folder);
   json r = post_json("/embed", json{{"inputs", text}}.dump());
-  EXPECT_LE(max_diff(r[0].get<std::vector<float>>(), mean), 1e-5);
+  EXPECT_LE(max_abs_diff(r[0].get<std::vector<float>>(), mean), 1e-5);
   EXPECT_EQ(json::parse(get("/info")->body)["model_type"]["classifier"].is_object(), true);
   stop();
   o.pooling = Pooling::kLast;
   start(o, folder);
   r = post_json("/v1/embeddings", json{{"input", text}}.dump());
-  EXPECT_LE(max_diff(r["data"][0]["embedding"].get<std::vector<float>>(), last), 1e-5);
+  EXPECT_LE(max_abs_diff(r["data"][0]["embedding"].get<std::vector<float>>(), last), 1e-5);
   // The last real token's hidden state is the [SEP] row of the per-token output.
   const auto tokens = run_alone(e, OutputKind::kTokens, folder.get());
   std::vector<float> sep(tokens.values.end() - tokens.cols, tokens.values.end());
   l2_normalize(sep);
-  EXPECT_LE(max_diff(sep, last), 1e-6);
+  EXPECT_LE(max_abs_diff(sep, last), 1e-6);
 
   for (const auto& [text_json, needle] : std::vector<std::pair<std::string, std::string>>{
            {R"({"pooling_mode_max_tokens": true})", "not a pooling smx computes"},

@@ -15,23 +15,18 @@
 #include "support/model_folder.h"
 #include "support/run_cli.h"
 #include "support/scratch_dir.h"
+#include "support/test_util.h"
 #include "support/tiny_tokenizer.h"
 
 namespace smx::serve {
 namespace {
 
 using json = nlohmann::json;
+using smx::testing::max_abs_diff;
 using smx::testing::run_smx;
 using ::testing::HasSubstr;
 
 constexpr double kTolerance = 1e-5;
-
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 1e30;
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(double(a[i]) - double(b[i])));
-  return d;
-}
 
 std::shared_ptr<ModelBundle> tiny_bundle(Padding padding = Padding::kMasked) {
   const ModelConfig config = smx::testing::tiny_serving_config(padding);
@@ -81,7 +76,7 @@ TEST(BatchInvariance, BatchedOutputsEqualOneAtATime) {
       const auto alone = engine.run({all[i]});
       ASSERT_EQ(batched[i].rows, alone[0].rows);
       ASSERT_EQ(batched[i].cols, alone[0].cols);
-      worst = std::max(worst, max_diff(batched[i].values, alone[0].values));
+      worst = std::max(worst, max_abs_diff(batched[i].values, alone[0].values));
     }
     std::printf("    output kind %d: batched vs one-at-a-time max |diff| = %.3e (tolerance %.0e)\n",
                 static_cast<int>(kind), worst, kTolerance);
@@ -165,7 +160,7 @@ TEST(DynamicBatcher, ConcurrentJobsGetTheirOwnCorrectOutputs) {
           continue;
         }
         for (size_t k = 0; k < ids.size(); ++k)
-          worst[c] = std::max(worst[c], max_diff(job->outputs()[k].values, expected[ids[k]]));
+          worst[c] = std::max(worst[c], max_abs_diff(job->outputs()[k].values, expected[ids[k]]));
       }
     });
   }
@@ -213,8 +208,8 @@ std::vector<json> read_jsonl(const std::string& path) {
   return out;
 }
 
-double max_diff(const json& a, const json& b) {
-  return max_diff(a.get<std::vector<float>>(), b.get<std::vector<float>>());
+double max_abs_diff(const json& a, const json& b) {
+  return max_abs_diff(a.get<std::vector<float>>(), b.get<std::vector<float>>());
 }
 
 class BatchCli : public ::testing::Test {
@@ -260,10 +255,11 @@ TEST_F(BatchCli, EmbedBatchedEqualsOneAtATimeInInputOrder) {
       if (pooling == "tokens") {
         ASSERT_EQ(batched[i]["embedding"].size(), batched[i]["tokens"].get<size_t>());
         for (size_t t = 0; t < batched[i]["embedding"].size(); ++t)
-          worst = std::max(worst, max_diff(batched[i]["embedding"][t], single[i]["embedding"][t]));
+          worst =
+              std::max(worst, max_abs_diff(batched[i]["embedding"][t], single[i]["embedding"][t]));
       } else {
         ASSERT_EQ(batched[i]["embedding"].size(), 32U);
-        worst = std::max(worst, max_diff(batched[i]["embedding"], single[i]["embedding"]));
+        worst = std::max(worst, max_abs_diff(batched[i]["embedding"], single[i]["embedding"]));
       }
     }
     std::printf("    smx embed --pooling %s: batched vs --max-batch-size 1 max |diff| = %.3e\n",
@@ -294,7 +290,7 @@ TEST_F(BatchCli, ClassifyAndScore) {
   ASSERT_EQ(scored.size(), 30U);
   double worst = 0;
   for (size_t i = 0; i < scored.size(); ++i)
-    worst = std::max(worst, max_diff(scored[i]["scores"], classified[i]["logits"]));
+    worst = std::max(worst, max_abs_diff(scored[i]["scores"], classified[i]["logits"]));
   std::printf("    score (one at a time) vs classify (batched) logits max |diff| = %.3e\n", worst);
   EXPECT_LE(worst, kTolerance);
 }

@@ -28,12 +28,14 @@
 #include "smx/serve/server.h"
 #include "support/model_folder.h"
 #include "support/scratch_dir.h"
+#include "support/test_util.h"
 #include "support/tiny_tokenizer.h"
 
 namespace smx::serve {
 namespace {
 
 using json = nlohmann::json;
+using smx::testing::max_abs_diff;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
@@ -91,13 +93,6 @@ class LiveServer : public live::LiveServerTest {
   }
 };
 
-double max_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 1e30;
-  double d = 0;
-  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(double(a[i]) - double(b[i])));
-  return d;
-}
-
 TEST_F(LiveServer, HealthReadinessEmbedAndClassify) {
   start();
   auto res = get("/healthz");
@@ -113,8 +108,8 @@ TEST_F(LiveServer, HealthReadinessEmbedAndClassify) {
   EXPECT_EQ(res->get_header_value("Content-Type"), "application/json");
   auto body = json::parse(res->body);
   ASSERT_EQ(body["results"].size(), 1U);
-  const double diff = max_diff(body["results"][0]["embedding"].get<std::vector<float>>(),
-                               expected_embedding("the cat reads", Pooling::kMean));
+  const double diff = max_abs_diff(body["results"][0]["embedding"].get<std::vector<float>>(),
+                                   expected_embedding("the cat reads", Pooling::kMean));
   std::printf("    served vs in-process embedding max |diff| = %.3e\n", diff);
   EXPECT_LE(diff, 1e-5);
   EXPECT_EQ(body["pooling"], "mean");
@@ -238,7 +233,7 @@ TEST_F(LiveServer, ConcurrentClientsGetTheirOwnResultsAndMetricsCountThem) {
         }
         const auto got =
             json::parse(res->body)["results"][0]["embedding"].get<std::vector<float>>();
-        worst[c] = std::max(worst[c], max_diff(got, expected[i]));
+        worst[c] = std::max(worst[c], max_abs_diff(got, expected[i]));
       }
     });
   }

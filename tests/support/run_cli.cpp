@@ -21,4 +21,8 @@ CliResult run_smx(const std::string& arguments) {
   return result;
 }
 
+std::string shell_quote(const std::string& s) {
+  return "'" + s + "'";
+}
+
 }  // namespace smx::testing

@@ -12,4 +12,7 @@ struct CliResult {
 
 CliResult run_smx(const std::string& arguments);
 
+// `s` in single quotes, for a shell command line (paths without quotes of their own).
+std::string shell_quote(const std::string& s);
+
 }  // namespace smx::testing

@@ -1,5 +1,7 @@
 #include "support/test_util.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace smx::testing {
@@ -24,6 +26,27 @@ ModelConfig tiny_config(const std::string& arch, Padding padding) {
   c.max_group_size = padding == Padding::kMasked ? 0 : 4096;
   c.validate();
   return c;
+}
+
+const std::vector<std::string>& all_archs() {
+  static const std::vector<std::string> archs = {"linear", "bert",  "f_net",
+                                                 "h_net",  "c_net", "t_net"};
+  return archs;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return 1e30;
+  double d = 0;
+  for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(double(a[i]) - double(b[i])));
+  return d;
+}
+
+bool same_batch(const PretrainingBatch& a, const PretrainingBatch& b) {
+  return a.batch_size == b.batch_size && a.seq_len == b.seq_len &&
+         a.max_predictions == b.max_predictions && a.input_ids == b.input_ids &&
+         a.type_ids == b.type_ids && a.masked_lm_positions == b.masked_lm_positions &&
+         a.masked_lm_ids == b.masked_lm_ids && a.masked_lm_weights == b.masked_lm_weights &&
+         a.nsp_labels == b.nsp_labels && a.real_tokens == b.real_tokens;
 }
 
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {

@@ -2,20 +2,26 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "smx/config/model_config.h"
 #include "smx/core/error.h"
+#include "smx/data/pretraining_options.h"
 
 namespace smx::testing {
 
 // A CPU-sized Sparse Mixer: 4 layers (attention in 3, MoE in 1-2), D = 32, 4 experts.
 ModelConfig tiny_config(const std::string& arch = "linear", Padding padding = Padding::kMasked);
+// Every architecture: attention-only BERT and each mixing kind.
+const std::vector<std::string>& all_archs();
 
 // max |a - b|, printed llm.c-style with a label so failures show how far off they were.
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
+// max |a - b| of two equally long vectors; 1e30 when their lengths differ.
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b);
 void expect_close(const at::Tensor& actual, const at::Tensor& expected, double tolerance,
                   const std::string& label);
 
@@ -30,5 +36,33 @@ void expect_error(F body, const std::string& needle) {
         << "error message: " << e.what() << "\nexpected to contain: " << needle;
   }
 }
+
+// Expects `body` to throw smx::Error whose message contains every one of `needles`.
+template <typename F>
+void expect_error_all(F body, const std::vector<std::string>& needles) {
+  try {
+    body();
+    ADD_FAILURE() << "expected an error containing '" << needles.at(0) << "'";
+  } catch (const Error& e) {
+    for (const auto& needle : needles)
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)
+          << "error message: " << e.what() << "\nexpected to contain: " << needle;
+  }
+}
+
+// The message of the smx::Error that `body` throws ("" and a test failure when it throws none).
+template <typename F>
+std::string error_of(F&& body) {
+  try {
+    body();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected smx::Error";
+  return "";
+}
+
+// Field-by-field equality of two host-side pre-training batches.
+bool same_batch(const PretrainingBatch& a, const PretrainingBatch& b);
 
 }  // namespace smx::testing

@@ -14,12 +14,13 @@ using testing::glue_samples;
 using ::testing::HasSubstr;
 using testing::ScratchDir;
 
-std::vector<TaskExample> read(const std::string& task, Split split, ReadStats* stats = nullptr) {
+std::vector<TaskExample> read_glue(const std::string& task, Split split,
+                                   ReadStats* stats = nullptr) {
   return read_split(find_task(task), glue_samples(), split, stats);
 }
 
 TEST(GlueReaderTest, ColaTrainHasNoHeader) {
-  const auto ex = read("cola", Split::kTrain);
+  const auto ex = read_glue("cola", Split::kTrain);
   ASSERT_EQ(ex.size(), 5u);  // the first line is data, not a header
   EXPECT_THAT(
       ex[0].segments,
@@ -32,13 +33,13 @@ TEST(GlueReaderTest, ColaTrainHasNoHeader) {
 }
 
 TEST(GlueReaderTest, ColaDevWithoutFinalNewlineKeepsItsLastRow) {
-  const auto ex = read("cola", Split::kDev);
+  const auto ex = read_glue("cola", Split::kDev);
   ASSERT_EQ(ex.size(), 4u);
   EXPECT_EQ(ex.back().segments[0], "John talked to Bill about himself.");
 }
 
 TEST(GlueReaderTest, ColaTestHasAHeaderAndNoLabels) {
-  const auto ex = read("cola", Split::kTest);
+  const auto ex = read_glue("cola", Split::kTest);
   ASSERT_EQ(ex.size(), 3u);
   EXPECT_FALSE(ex[0].has_label);
   EXPECT_EQ(ex[1].id, "1");
@@ -46,75 +47,75 @@ TEST(GlueReaderTest, ColaTestHasAHeaderAndNoLabels) {
 }
 
 TEST(GlueReaderTest, MrpcWithByteOrderMark) {
-  const auto ex = read("mrpc", Split::kTrain);
+  const auto ex = read_glue("mrpc", Split::kTrain);
   ASSERT_EQ(ex.size(), 4u);
   EXPECT_EQ(ex[0].label, 1);
   EXPECT_EQ(ex[1].label, 0);
   EXPECT_THAT(ex[0].segments[0], HasSubstr("Amrozi accused his brother"));
   EXPECT_THAT(ex[0].segments[1], HasSubstr("Referring to him as only"));
   EXPECT_EQ(ex[2].id, "2");
-  const auto test = read("mrpc", Split::kTest);
+  const auto test = read_glue("mrpc", Split::kTest);
   ASSERT_EQ(test.size(), 3u);
   EXPECT_EQ(test[0].id, "0");
   EXPECT_FALSE(test[0].has_label);
 }
 
 TEST(GlueReaderTest, StsbScoresAndBareQuotes) {
-  const auto ex = read("sts-b", Split::kTrain);
+  const auto ex = read_glue("sts-b", Split::kTrain);
   ASSERT_EQ(ex.size(), 4u);
   EXPECT_FLOAT_EQ(ex[0].label, 5.0f);
   EXPECT_FLOAT_EQ(ex[1].label, 3.8f);
   EXPECT_EQ(ex[2].segments[0], "A dog in a \"superman\" shirt sleeps on a blanket.");
   EXPECT_FLOAT_EQ(ex[2].label, 4.0f);
   EXPECT_EQ(ex[2].id, "1523");
-  const auto test = read("sts-b", Split::kTest);  // 9 columns, no score
+  const auto test = read_glue("sts-b", Split::kTest);  // 9 columns, no score
   ASSERT_EQ(test.size(), 3u);
   EXPECT_FALSE(test[0].has_label);
 }
 
 TEST(GlueReaderTest, MnliPutsTheHypothesisFirst) {
-  const auto m = read("mnli-m", Split::kDev);
+  const auto m = read_glue("mnli-m", Split::kDev);
   ASSERT_EQ(m.size(), 3u);
   EXPECT_THAT(m[0].segments, ElementsAre("Everyone really likes the newest benefits ",
                                          "The new rights are nice enough"));
   EXPECT_EQ(m[0].label, 1);  // neutral (gold_label, not label1)
   EXPECT_EQ(m[1].label, 2);  // contradiction
   EXPECT_EQ(m[2].label, 0);  // entailment
-  EXPECT_EQ(read("mnli-mm", Split::kDev).size(), 2u);
-  EXPECT_EQ(read("mnli", Split::kTrain).size(), 5u);
-  const auto mm_test = read("mnli-mm", Split::kTest);  // no final newline
+  EXPECT_EQ(read_glue("mnli-mm", Split::kDev).size(), 2u);
+  EXPECT_EQ(read_glue("mnli", Split::kTrain).size(), 5u);
+  const auto mm_test = read_glue("mnli-mm", Split::kTest);  // no final newline
   ASSERT_EQ(mm_test.size(), 2u);
   EXPECT_EQ(mm_test[1].segments[0], "The \"Guest Artists\" donor list.");
-  EXPECT_EQ(read("mnli-m", Split::kTest).size(), 1u);
+  EXPECT_EQ(read_glue("mnli-m", Split::kTest).size(), 1u);
 }
 
 TEST(GlueReaderTest, QqpSkipsBrokenRows) {
   ReadStats stats;
-  const auto ex = read("qqp", Split::kTrain, &stats);
+  const auto ex = read_glue("qqp", Split::kTrain, &stats);
   ASSERT_EQ(ex.size(), 4u);
   EXPECT_EQ(stats.rows, 6);
   EXPECT_EQ(stats.skipped_rows, 2);  // one question broken over two lines
   EXPECT_EQ(ex[2].id, "7");
   EXPECT_EQ(ex[2].label, 1);
   EXPECT_EQ(ex[3].id, "11");
-  EXPECT_EQ(read("qqp", Split::kTest).size(), 2u);
+  EXPECT_EQ(read_glue("qqp", Split::kTest).size(), 2u);
 }
 
 TEST(GlueReaderTest, OtherTasksAndSplits) {
-  const auto qnli = read("qnli", Split::kDev);
+  const auto qnli = read_glue("qnli", Split::kDev);
   ASSERT_EQ(qnli.size(), 2u);
   EXPECT_EQ(qnli[0].segments[0], "What came into force after the new constitution was herald?");
   EXPECT_EQ(qnli[1].label, 1);  // not_entailment
-  const auto rte = read("rte", Split::kTrain);
+  const auto rte = read_glue("rte", Split::kTrain);
   ASSERT_EQ(rte.size(), 3u);
   EXPECT_EQ(rte[0].label, 1);
   EXPECT_EQ(rte[2].label, 0);
   EXPECT_THAT(rte[2].segments[0], HasSubstr("\"extensive\""));
-  EXPECT_EQ(read("sst-2", Split::kTrain).size(), 4u);
-  EXPECT_EQ(read("sst-2", Split::kTest).size(), 3u);
-  EXPECT_EQ(read("wnli", Split::kDev).size(), 2u);
-  EXPECT_EQ(read("wnli", Split::kTest)[0].id, "20");
-  const auto ax = read("ax", Split::kTest);  // no final newline
+  EXPECT_EQ(read_glue("sst-2", Split::kTrain).size(), 4u);
+  EXPECT_EQ(read_glue("sst-2", Split::kTest).size(), 3u);
+  EXPECT_EQ(read_glue("wnli", Split::kDev).size(), 2u);
+  EXPECT_EQ(read_glue("wnli", Split::kTest)[0].id, "20");
+  const auto ax = read_glue("ax", Split::kTest);  // no final newline
   ASSERT_EQ(ax.size(), 3u);
   EXPECT_EQ(ax[0].segments[0], "The cat did not sit on the mat.");  // hypothesis first
   EXPECT_EQ(ax[2].id, "1103");
@@ -175,7 +176,8 @@ TEST(GlueReaderTest, Latin1BytesAndNulsNameTheLine) {
   dir.write("RTE/dev.tsv", "index\tsentence1\tsentence2\tlabel\n0\tcaf\xe9\tb\tentailment\n");
   expect_error([&] { read_split(find_task("rte"), dir.root(), Split::kDev); },
                {"RTE/dev.tsv:2:", "not valid UTF-8 (0xe9)", "iconv -f latin1"});
-  dir.write("RTE/dev.tsv", std::string("index\tsentence1\tsentence2\tlabel\n0\ta") + '\0' + "b\tc\tentailment\n");
+  dir.write("RTE/dev.tsv",
+            std::string("index\tsentence1\tsentence2\tlabel\n0\ta") + '\0' + "b\tc\tentailment\n");
   expect_error([&] { read_split(find_task("rte"), dir.root(), Split::kDev); },
                {"RTE/dev.tsv:2:", "NUL byte"});
 }

@@ -14,12 +14,12 @@ using ::testing::HasSubstr;
 using testing::ScratchDir;
 using testing::superglue_samples;
 
-std::vector<TaskExample> read(const std::string& task, Split split) {
+std::vector<TaskExample> read_superglue(const std::string& task, Split split) {
   return read_split(find_task(task), superglue_samples(), split);
 }
 
 TEST(SuperGlueReaderTest, BoolqBooleansBecomeLabelIds) {
-  const auto ex = read("boolq", Split::kDev);
+  const auto ex = read_superglue("boolq", Split::kDev);
   ASSERT_EQ(ex.size(), 3u);
   EXPECT_THAT(ex[0].segments, ElementsAre("are they going to make a punisher season 2",
                                           "The Punisher (season 2) -- The season is set for "
@@ -30,7 +30,7 @@ TEST(SuperGlueReaderTest, BoolqBooleansBecomeLabelIds) {
 }
 
 TEST(SuperGlueReaderTest, CbAndRtePutTheHypothesisFirst) {
-  const auto cb = read("cb", Split::kTrain);
+  const auto cb = read_superglue("cb", Split::kTrain);
   ASSERT_EQ(cb.size(), 3u);
   EXPECT_EQ(cb[0].segments[0], "Abie was clever");
   EXPECT_THAT(cb[0].segments[1], HasSubstr("Klug means"));
@@ -38,23 +38,23 @@ TEST(SuperGlueReaderTest, CbAndRtePutTheHypothesisFirst) {
   EXPECT_EQ(cb[1].label, 1);  // contradiction
   EXPECT_EQ(cb[2].label, 0);  // entailment
   EXPECT_EQ(cb[0].id, "76");
-  const auto rte = read("superglue-rte", Split::kDev);
+  const auto rte = read_superglue("superglue-rte", Split::kDev);
   ASSERT_EQ(rte.size(), 3u);
   EXPECT_EQ(rte[0].segments[0], "Christopher Reeve had an accident.");
   EXPECT_EQ(rte[0].label, 1);  // not_entailment
 }
 
 TEST(SuperGlueReaderTest, TestSplitsHaveNoLabelsAndNoFinalNewline) {
-  const auto cb = read("cb", Split::kTest);
+  const auto cb = read_superglue("cb", Split::kTest);
   ASSERT_EQ(cb.size(), 2u);
   EXPECT_FALSE(cb[1].has_label);
   EXPECT_EQ(cb[1].id, "1");
-  EXPECT_EQ(read("superglue-rte", Split::kTest).size(), 2u);
-  EXPECT_EQ(read("wic", Split::kTest).size(), 2u);
+  EXPECT_EQ(read_superglue("superglue-rte", Split::kTest).size(), 2u);
+  EXPECT_EQ(read_superglue("wic", Split::kTest).size(), 2u);
 }
 
 TEST(SuperGlueReaderTest, WicSegments) {
-  const auto ex = read("wic", Split::kTrain);
+  const auto ex = read_superglue("wic", Split::kTrain);
   ASSERT_EQ(ex.size(), 3u);
   EXPECT_THAT(ex[1].segments, ElementsAre("dig", "Dig salt.", "Dig coal."));
   EXPECT_EQ(ex[0].label, 0);
@@ -62,7 +62,7 @@ TEST(SuperGlueReaderTest, WicSegments) {
 }
 
 TEST(SuperGlueReaderTest, CopaExpandsEachQuestionIntoTwoCandidates) {
-  const auto ex = read("copa", Split::kDev);
+  const auto ex = read_superglue("copa", Split::kDev);
   ASSERT_EQ(ex.size(), 6u);
   EXPECT_THAT(ex[0].segments, ElementsAre("The man turned on the faucet.", "effect",
                                           "The toilet filled with water."));
@@ -76,13 +76,13 @@ TEST(SuperGlueReaderTest, CopaExpandsEachQuestionIntoTwoCandidates) {
   EXPECT_EQ(ex[0].group, ex[1].group);
   EXPECT_NE(ex[1].group, ex[2].group);
   EXPECT_EQ(ex[4].id, "32");
-  const auto test = read("copa", Split::kTest);
+  const auto test = read_superglue("copa", Split::kTest);
   ASSERT_EQ(test.size(), 4u);
   EXPECT_FALSE(test[0].has_label);
 }
 
 TEST(SuperGlueReaderTest, MultircStripsTagsAndGroupsByQuestion) {
-  const auto ex = read("multirc", Split::kDev);
+  const auto ex = read_superglue("multirc", Split::kDev);
   ASSERT_EQ(ex.size(), 10u);  // 2 + 3 answers, then 5
   EXPECT_EQ(ex[0].segments[0], "Who said hello to the blue ball?");
   EXPECT_EQ(ex[0].segments[1], "The red ball");
@@ -100,11 +100,11 @@ TEST(SuperGlueReaderTest, MultircStripsTagsAndGroupsByQuestion) {
   EXPECT_EQ(ex[9].id, "155:1728:8965");
   EXPECT_EQ(ex[9].label, 1);
   EXPECT_EQ(strip_multirc_tags("<b>Sent 1: </b>a<br>b"), "Sent 1: a b");
-  EXPECT_FALSE(read("multirc", Split::kTest)[0].has_label);
+  EXPECT_FALSE(read_superglue("multirc", Split::kTest)[0].has_label);
 }
 
 TEST(SuperGlueReaderTest, RecordExpandsEachQueryIntoItsCandidateEntities) {
-  const auto ex = read("record", Split::kDev);
+  const auto ex = read_superglue("record", Split::kDev);
   ASSERT_EQ(ex.size(), 23u);  // 11 + 12 distinct entity texts
   std::vector<std::string> first, positives;
   for (const TaskExample& e : ex) {
@@ -123,7 +123,7 @@ TEST(SuperGlueReaderTest, RecordExpandsEachQueryIntoItsCandidateEntities) {
   EXPECT_THAT(ex[0].gold_answers, ElementsAre("Benazir Bhutto", "Bhutto"));
   EXPECT_EQ(ex[0].id, "19617");
   EXPECT_EQ(ex[22].id, "64992");
-  const auto test = read("record", Split::kTest);
+  const auto test = read_superglue("record", Split::kTest);
   ASSERT_EQ(test.size(), 11u);
   EXPECT_FALSE(test[0].has_label);
   EXPECT_TRUE(test[0].gold_answers.empty());
