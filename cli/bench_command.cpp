@@ -130,7 +130,8 @@ void register_bench_command(CLI::App& app) {
                   "Override a config key of every --config: --set key=value");
   cmd->add_option("--ablation", o->ablation,
                   "Speed columns of an ablation table: mixing (T1), hybrid (T2), experts (T14), "
-                  "capacity (T8), layout (T5), padding, fused (smx kernels vs ATen ops)");
+                  "capacity (T8), layout (T5), padding, fused (smx kernels vs ATen ops), "
+                  "bf16 (end to end vs autocast)");
   cmd->add_option("--seq-len", o->seq_len, "Sequence length N")->capture_default_str();
   cmd->add_option("--batch", o->batch, "Examples per step")->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "fp32, or bf16 (autocast GEMMs, fp32 router and losses)")

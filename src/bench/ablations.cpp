@@ -28,7 +28,7 @@ std::vector<std::string> linear4_moe(int64_t moe_layers, const std::string& layo
 }  // namespace
 
 std::vector<std::string> ablation_kinds() {
-  return {"mixing", "hybrid", "experts", "capacity", "layout", "padding", "fused"};
+  return {"mixing", "hybrid", "experts", "capacity", "layout", "padding", "fused", "bf16"};
 }
 
 std::string ablation_title(const std::string& kind) {
@@ -39,9 +39,12 @@ std::string ablation_title(const std::string& kind) {
   if (kind == "layout") return "Table 5 (speed): MoE layer count and layout";
   if (kind == "padding") return "Padding: 128-token examples, padded to 512 vs masked at 128";
   if (kind == "fused") return "Fused kernels: smx's CPU kernels vs the plain ATen ops they replace";
+  if (kind == "bf16")
+    return "bf16 end to end (weight copies written by AdamW, bf16 activations) vs plain autocast "
+           "(with --dtype bf16)";
   fail(
       "--ablation: unknown kind '{}'; use one of mixing, hybrid, experts, capacity, layout, "
-      "padding, fused",
+      "padding, fused, bf16",
       kind);
 }
 
@@ -96,6 +99,13 @@ std::vector<BenchCase> ablation_cases(const std::string& kind) {
       aten.fused = false;
       cases.push_back(aten);
       cases.push_back(make_case(fmt::format("{} fused", preset), preset, {}));
+    }
+  } else if (kind == "bf16") {
+    for (const char* preset : {"bert-base", "sparse-mixer-base"}) {
+      BenchCase autocast = make_case(fmt::format("{} autocast", preset), preset, {});
+      autocast.bf16_end_to_end = false;
+      cases.push_back(autocast);
+      cases.push_back(make_case(fmt::format("{} bf16 e2e", preset), preset, {}));
     }
   } else {  // padding
     cases.push_back(make_case("SM padded to 512", "sparse-mixer-base", {}, 512, 128));

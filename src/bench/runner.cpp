@@ -16,6 +16,7 @@
 #include "smx/bench/synthetic_batch.h"
 #include "smx/core/caching_allocator.h"
 #include "smx/core/error.h"
+#include "smx/model/compute_weights.h"
 #include "smx/model/sparse_mixer.h"
 #include "smx/ops/fused_kernels.h"
 
@@ -78,6 +79,7 @@ class Runner {
   // Times one eval forward; the first call of a case also records its memory high-water.
   double infer(Slot& s, bool record_peak) {
     ops::set_fused_kernels(s.spec.fused);
+    model::set_bf16_end_to_end(s.spec.bf16_end_to_end);
     if (record_peak) release_cached_cpu_memory();
     const bool reset = record_peak && reset_peak_rss();
     const int64_t base = current_rss_bytes();
@@ -96,6 +98,7 @@ class Runner {
 
   double train(Slot& s, bool record_peak) {
     ops::set_fused_kernels(s.spec.fused);
+    model::set_bf16_end_to_end(s.spec.bf16_end_to_end);
     // Training invalidates the cached bf16 weights of the eval path (and vice versa).
     clear_cast_cache();
     if (record_peak) release_cached_cpu_memory();
@@ -242,6 +245,7 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
     }
   }
   ops::set_fused_kernels(true);  // cases may have turned them off
+  model::set_bf16_end_to_end(true);
 
   for (Slot& s : slots) {
     CaseResult r;

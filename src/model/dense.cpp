@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "smx/model/compute_weights.h"
 #include "smx/ops/add_layer_norm.h"
 
 namespace smx::model {
@@ -48,20 +49,23 @@ Dense::Dense(int64_t in_features, int64_t out_features, bool with_bias, DenseIni
 }
 
 at::Tensor Dense::forward(const at::Tensor& x) const {
-  // The GEMMs at::linear(x, kernel.t(), bias) would run, but with the leaf `kernel` itself as the
-  // operand: under bf16 autocast its cast is then cached (a view like kernel.t() is re-cast on
-  // every call).
-  if (bias.defined() && x.dim() == 2) return at::addmm(bias, x, kernel);
+  // The GEMMs at::linear(x, kernel.t(), bias) would run, but with the leaf kernel (or its bf16
+  // copy, model/compute_weights.h) itself as the operand: under bf16 autocast a leaf's cast is
+  // cached (a view like kernel.t() is re-cast on every call) and a copy needs no cast at all.
+  const at::Tensor w = compute_weight(kernel);
+  if (bias.defined() && x.dim() == 2) return at::addmm(compute_weight(bias), x, w);
   if (bias.defined() && x.dim() == 3 && x.is_contiguous())
-    return at::addmm(bias, x.view({-1, x.size(2)}), kernel).view({x.size(0), x.size(1), -1});
-  at::Tensor out = at::matmul(x, kernel);
+    return at::addmm(compute_weight(bias), x.view({-1, x.size(2)}), w)
+        .view({x.size(0), x.size(1), -1});
+  at::Tensor out = at::matmul(x, w);
   return bias.defined() ? out.add_(bias) : out;
 }
 
 at::Tensor Dense::matmul(const at::Tensor& x) const {
+  const at::Tensor w = compute_weight(kernel);
   if (x.dim() == 3 && x.is_contiguous())  // one GEMM over [B·N, in]
-    return at::mm(x.view({-1, x.size(2)}), kernel).view({x.size(0), x.size(1), -1});
-  return at::matmul(x, kernel);
+    return at::mm(x.view({-1, x.size(2)}), w).view({x.size(0), x.size(1), -1});
+  return at::matmul(x, w);
 }
 
 LayerNorm::LayerNorm(int64_t features, double eps) : eps_(eps) {
@@ -76,7 +80,9 @@ at::Tensor LayerNorm::forward(const at::Tensor& x) const {
 }
 
 at::Tensor LayerNorm::forward(const at::Tensor& x, const at::Tensor& residual) const {
-  return ops::add_layer_norm(x, residual, scale, bias, eps_);
+  // bf16 out under bf16 end to end (statistics in fp32): the next sublayer's GEMMs cast nothing.
+  return ops::add_layer_norm(x, residual, scale, bias, eps_,
+                             bf16_activations(x) ? at::kBFloat16 : scale.scalar_type());
 }
 
 }  // namespace smx::model

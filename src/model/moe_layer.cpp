@@ -92,9 +92,10 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
 at::Tensor MoeLayer::run_experts(const at::Tensor& buffer) {
   // [E, M, F]; each expert's bias row is added in the GELU pass.
   const at::Tensor h =
-      ops::bias_gelu(at::bmm(buffer, intermediate_kernel), intermediate_bias,
+      ops::bias_gelu(at::bmm(buffer, compute_weight(intermediate_kernel)), intermediate_bias,
                      config_.exact_gelu() ? ops::GeluKind::kErf : ops::GeluKind::kTanh);
-  at::Tensor y = at::baddbmm(output_bias.unsqueeze(1), h, output_kernel);  // [E, M, D]
+  at::Tensor y =
+      at::baddbmm(output_bias.unsqueeze(1), h, compute_weight(output_kernel));  // [E, M, D]
   return at::dropout(y, config_.expert_dropout_rate, is_training());
 }
 

@@ -13,8 +13,8 @@ namespace smx::ops {
 namespace {
 
 // Per row: mean and 1/std of v = x + r, then y = (v - mean)·rstd·scale + bias.
-template <typename X, typename R>
-void forward_rows_scalar(const X* x, const R* r, const float* scale, const float* bias, float* y,
+template <typename X, typename R, typename Y>
+void forward_rows_scalar(const X* x, const R* r, const float* scale, const float* bias, Y* y,
                          float* mean_out, float* rstd_out, int64_t rows, int64_t D, float eps) {
   for (int64_t i = 0; i < rows; ++i, x += D, r += D, y += D) {
     double sum = 0, sq = 0;
@@ -29,17 +29,17 @@ void forward_rows_scalar(const X* x, const R* r, const float* scale, const float
     const auto m = static_cast<float>(mean);
     for (int64_t d = 0; d < D; ++d) {
       const float v = static_cast<float>(x[d]) + static_cast<float>(r[d]);
-      y[d] = (v - m) * rstd * scale[d] + bias[d];
+      y[d] = static_cast<Y>((v - m) * rstd * scale[d] + bias[d]);
     }
     mean_out[i] = m;
     rstd_out[i] = rstd;
   }
 }
 
-template <typename X, typename R>
+template <typename X, typename R, typename Y>
 SMX_AVX512 void forward_rows_avx512(const X* x, const R* r, const float* scale, const float* bias,
-                                    float* y, float* mean_out, float* rstd_out, int64_t rows,
-                                    int64_t D, float eps) {
+                                    Y* y, float* mean_out, float* rstd_out, int64_t rows, int64_t D,
+                                    float eps) {
   for (int64_t i = 0; i < rows; ++i, x += D, r += D, y += D) {
     // Two passes over the row (it stays in L1): the mean, then the centred second moment.
     __m512 vsum = _mm512_setzero_ps();
@@ -73,32 +73,34 @@ SMX_AVX512 void forward_rows_avx512(const X* x, const R* r, const float* scale, 
 
 // With v̂ = (v - mean)·rstd and gs = g·scale:
 //   grad_v = rstd · (gs - mean(gs) - v̂ · mean(gs · v̂)),  gscale += g·v̂,  gbias += g.
-template <typename X, typename R>
-void backward_rows_scalar(const float* g, const X* x, const R* r, const float* scale,
-                          const float* mean, const float* rstd, float* gv, float* gscale,
-                          float* gbias, int64_t rows, int64_t D) {
+// g and gv in the output's type Y (fp32, or bf16 with a bf16 output); math in fp32.
+template <typename X, typename R, typename Y>
+void backward_rows_scalar(const Y* g, const X* x, const R* r, const float* scale, const float* mean,
+                          const float* rstd, Y* gv, float* gscale, float* gbias, int64_t rows,
+                          int64_t D) {
   for (int64_t i = 0; i < rows; ++i, g += D, x += D, r += D, gv += D) {
     double a = 0, b = 0;
     for (int64_t d = 0; d < D; ++d) {
       const float vh = (static_cast<float>(x[d]) + static_cast<float>(r[d]) - mean[i]) * rstd[i];
-      const float gs = g[d] * scale[d];
+      const auto gd = static_cast<float>(g[d]);
+      const float gs = gd * scale[d];
       a += gs;
       b += gs * vh;
-      gscale[d] += g[d] * vh;
-      gbias[d] += g[d];
+      gscale[d] += gd * vh;
+      gbias[d] += gd;
     }
     const auto ma = static_cast<float>(a / static_cast<double>(D));
     const auto mb = static_cast<float>(b / static_cast<double>(D));
     for (int64_t d = 0; d < D; ++d) {
       const float vh = (static_cast<float>(x[d]) + static_cast<float>(r[d]) - mean[i]) * rstd[i];
-      gv[d] = rstd[i] * (g[d] * scale[d] - ma - vh * mb);
+      gv[d] = static_cast<Y>(rstd[i] * (static_cast<float>(g[d]) * scale[d] - ma - vh * mb));
     }
   }
 }
 
-template <typename X, typename R>
-SMX_AVX512 void backward_rows_avx512(const float* g, const X* x, const R* r, const float* scale,
-                                     const float* mean, const float* rstd, float* gv, float* gscale,
+template <typename X, typename R, typename Y>
+SMX_AVX512 void backward_rows_avx512(const Y* g, const X* x, const R* r, const float* scale,
+                                     const float* mean, const float* rstd, Y* gv, float* gscale,
                                      float* gbias, int64_t rows, int64_t D) {
   for (int64_t i = 0; i < rows; ++i, g += D, x += D, r += D, gv += D) {
     const __m512 m = _mm512_set1_ps(mean[i]), s = _mm512_set1_ps(rstd[i]);
@@ -127,35 +129,38 @@ SMX_AVX512 void backward_rows_avx512(const float* g, const X* x, const R* r, con
   }
 }
 
-// body(x element, residual element) for the dtypes of x and r.
+// body(x element, residual element, output element) for the dtypes of x, r and the output.
 template <typename F>
-void dispatch_types(const at::Tensor& x, const at::Tensor& r, F&& body) {
+void dispatch_types(const at::Tensor& x, const at::Tensor& r, at::ScalarType out, F&& body) {
   simd::dispatch_float_types(x.scalar_type(), [&](auto x_tag) {
-    simd::dispatch_float_types(r.scalar_type(), [&](auto r_tag) { body(x_tag, r_tag); });
+    simd::dispatch_float_types(r.scalar_type(), [&](auto r_tag) {
+      simd::dispatch_float_types(out, [&](auto y_tag) { body(x_tag, r_tag, y_tag); });
+    });
   });
 }
 
 constexpr int64_t kRowsPerTask = 8;
 
 struct Forward {
-  at::Tensor y, mean, rstd;  // [rows, D] fp32, [rows], [rows]
+  at::Tensor y, mean, rstd;  // [rows, D] in the output dtype, [rows] fp32, [rows] fp32
 };
 
 Forward forward_kernel(const at::Tensor& x, const at::Tensor& r, const at::Tensor& scale,
-                       const at::Tensor& bias, double eps) {
+                       const at::Tensor& bias, double eps, at::ScalarType out) {
   const int64_t D = x.size(-1), rows = x.numel() / D;
   Forward f;
-  f.y = at::empty(x.sizes(), x.options().dtype(at::kFloat));
-  f.mean = at::empty({rows}, f.y.options());
-  f.rstd = at::empty({rows}, f.y.options());
-  dispatch_types(x, r, [&](auto x_tag, auto r_tag) {
+  f.y = at::empty(x.sizes(), x.options().dtype(out));
+  f.mean = at::empty({rows}, x.options().dtype(at::kFloat));
+  f.rstd = at::empty({rows}, f.mean.options());
+  dispatch_types(x, r, out, [&](auto x_tag, auto r_tag, auto y_tag) {
     using X = decltype(x_tag);
     using R = decltype(r_tag);
+    using Y = decltype(y_tag);
     const X* xp = x.data_ptr<X>();
     const R* rp = r.data_ptr<R>();
     const float *sp = scale.data_ptr<float>(), *bp = bias.data_ptr<float>();
-    float *yp = f.y.data_ptr<float>(), *mp = f.mean.data_ptr<float>(),
-          *rs = f.rstd.data_ptr<float>();
+    Y* yp = f.y.data_ptr<Y>();
+    float *mp = f.mean.data_ptr<float>(), *rs = f.rstd.data_ptr<float>();
     at::parallel_for(0, rows, kRowsPerTask, [&](int64_t begin, int64_t end) {
       const int64_t o = begin * D;
       if (simd::cpu_has_avx512())
@@ -169,23 +174,26 @@ Forward forward_kernel(const at::Tensor& x, const at::Tensor& r, const at::Tenso
   return f;
 }
 
-// grad of v = x + r (fp32), and the scale and bias gradients.
+// grad of v = x + r in g's dtype (the output's), and the scale and bias gradients (fp32).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_kernel(
     const at::Tensor& g, const at::Tensor& x, const at::Tensor& r, const at::Tensor& scale,
     const at::Tensor& mean, const at::Tensor& rstd) {
   const int64_t D = x.size(-1), rows = x.numel() / D;
   const simd::RowChunks chunks(rows);  // the scale and bias gradients' partial rows
   at::Tensor gv = at::empty(x.sizes(), g.options());
-  at::Tensor partial = at::zeros({2, chunks.count, D}, g.options());  // scale, bias
-  dispatch_types(x, r, [&](auto x_tag, auto r_tag) {
+  at::Tensor partial =
+      at::zeros({2, chunks.count, D}, g.options().dtype(at::kFloat));  // scale, bias
+  dispatch_types(x, r, g.scalar_type(), [&](auto x_tag, auto r_tag, auto y_tag) {
     using X = decltype(x_tag);
     using R = decltype(r_tag);
-    const float* gp = g.data_ptr<float>();
+    using Y = decltype(y_tag);
+    const Y* gp = g.data_ptr<Y>();
     const X* xp = x.data_ptr<X>();
     const R* rp = r.data_ptr<R>();
     const float *sp = scale.data_ptr<float>(), *mp = mean.data_ptr<float>(),
                 *rs = rstd.data_ptr<float>();
-    float *gvp = gv.data_ptr<float>(), *pp = partial.data_ptr<float>();
+    Y* gvp = gv.data_ptr<Y>();
+    float* pp = partial.data_ptr<float>();
     at::parallel_for(0, chunks.count, 1, [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
         const int64_t first = chunks.first(c), n = chunks.end(c) - first, o = first * D;
@@ -208,21 +216,23 @@ class AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
                             const at::Tensor& r, const at::Tensor& scale, const at::Tensor& bias,
-                            double eps) {
+                            double eps, bool bf16_out) {
     const at::Tensor xc = x.contiguous(), rc = r.contiguous();
     const at::Tensor sc = scale.contiguous(), bc = bias.contiguous();
-    Forward f = forward_kernel(xc, rc, sc, bc, eps);
+    Forward f = forward_kernel(xc, rc, sc, bc, eps, bf16_out ? at::kBFloat16 : at::kFloat);
+    ctx->saved_data["bf16_out"] = bf16_out;
     ctx->save_for_backward({xc, rc, sc, f.mean, f.rstd});
     return f.y;
   }
   static torch::autograd::tensor_list backward(torch::autograd::AutogradContext* ctx,
                                                torch::autograd::tensor_list grads) {
     const auto s = ctx->get_saved_variables();
-    const at::Tensor g = grads[0].to(at::kFloat).contiguous();
+    const at::ScalarType out = ctx->saved_data["bf16_out"].toBool() ? at::kBFloat16 : at::kFloat;
+    const at::Tensor g = grads[0].to(out).contiguous();
     auto [gv, gscale, gbias] = backward_kernel(g, s[0], s[1], s[2], s[3], s[4]);
-    const at::Tensor gx = s[0].scalar_type() == at::kFloat ? gv : gv.to(s[0].scalar_type());
-    const at::Tensor gr = s[1].scalar_type() == at::kFloat ? gv : gv.to(s[1].scalar_type());
-    return {gx, gr, gscale, gbias, at::Tensor()};
+    const at::Tensor gx = s[0].scalar_type() == out ? gv : gv.to(s[0].scalar_type());
+    const at::Tensor gr = s[1].scalar_type() == out ? gv : gv.to(s[1].scalar_type());
+    return {gx, gr, gscale, gbias, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -246,11 +256,15 @@ at::Tensor add_layer_norm_reference(const at::Tensor& x, const at::Tensor& resid
 }
 
 at::Tensor add_layer_norm(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& scale,
-                          const at::Tensor& bias, double eps) {
-  if (!fast_path(x, residual, scale, bias))
-    return add_layer_norm_reference(x, residual, scale, bias, eps);
+                          const at::Tensor& bias, double eps,
+                          std::optional<at::ScalarType> out_dtype) {
+  const at::ScalarType out = out_dtype.value_or(scale.scalar_type());
+  if (!fast_path(x, residual, scale, bias) || (out != at::kFloat && out != at::kBFloat16)) {
+    const at::Tensor y = add_layer_norm_reference(x, residual, scale, bias, eps);
+    return y.scalar_type() == out ? y : y.to(out);
+  }
   RECORD_FUNCTION("smx::add_layer_norm", std::vector<c10::IValue>());
-  return AddLayerNorm::apply(x, residual, scale, bias, eps);
+  return AddLayerNorm::apply(x, residual, scale, bias, eps, out == at::kBFloat16);
 }
 
 }  // namespace smx::ops

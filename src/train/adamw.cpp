@@ -6,6 +6,7 @@
 
 #include "smx/core/error.h"
 #include "smx/core/shape.h"
+#include "smx/model/compute_weights.h"
 #include "smx/ops/adamw_step.h"
 
 namespace smx::train {
@@ -32,17 +33,29 @@ void AdamW::step(double lr) {
   c.correction2 = 1.0 - std::pow(c.beta2, static_cast<double>(steps_));
   for (size_t i = 0; i < params_.size(); ++i) {
     at::Tensor& p = params_[i];
-    const at::Tensor& g = p.grad();
+    // A weight used in bf16 through its copy (model/compute_weights.h) has its gradient there.
+    at::Tensor copy = model::weight_copy(p);
+    const at::Tensor copy_grad = copy.defined() ? copy.grad() : at::Tensor();
+    at::Tensor g = p.grad();
+    if (!g.defined())
+      g = copy_grad;
+    else if (copy_grad.defined())
+      g = g + copy_grad.to(g.scalar_type());
     if (!g.defined()) continue;
-    // p -= lr · (m̂ / (√v̂ + ε) + wd · p), one fused pass per parameter on CPU
-    ops::adamw_step(p, g, m_[i], v_[i], c);
+    // p -= lr · (m̂ / (√v̂ + ε) + wd · p), one fused pass per parameter on CPU (the bf16 copy too)
+    ops::adamw_step(p, g, m_[i], v_[i], c, copy);
+    if (copy.defined()) model::weight_copy_written(p);
   }
 }
 
 void AdamW::zero_grad() {
   // Dropped, not zeroed (PyTorch's set_to_none): no memset of every gradient per step, and a
   // parameter the next step does not reach keeps an undefined gradient, which step() skips.
-  for (auto& p : params_) p.mutable_grad() = at::Tensor();
+  for (auto& p : params_) {
+    p.mutable_grad() = at::Tensor();
+    at::Tensor copy = model::weight_copy(p);
+    if (copy.defined()) copy.mutable_grad() = at::Tensor();
+  }
 }
 
 std::vector<io::NamedTensor> AdamW::state() const {
@@ -81,15 +94,20 @@ void AdamW::load_state(const std::vector<io::NamedTensor>& state, const std::str
 
 double clip_grad_norm(const torch::nn::Module& module, double max_norm) {
   torch::NoGradGuard no_grad;
+  // Every gradient: the parameters' own and their bf16 copies' (model/compute_weights.h).
+  std::vector<at::Tensor> grads;
+  for (const auto& p : module.parameters()) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+    const at::Tensor copy = model::weight_copy(p);
+    if (copy.defined() && copy.grad().defined()) grads.push_back(copy.grad());
+  }
   std::vector<at::Tensor> squares;
-  for (const auto& p : module.parameters())
-    if (p.grad().defined()) squares.push_back(p.grad().to(torch::kFloat).square().sum());
+  for (const auto& g : grads) squares.push_back(g.to(torch::kFloat).square().sum());
   if (squares.empty()) return 0.0;
   const double norm = torch::stack(squares).sum().sqrt().item<double>();
   if (max_norm > 0 && norm > max_norm) {
     const double scale = max_norm / (norm + 1e-6);
-    for (const auto& p : module.parameters())
-      if (p.grad().defined()) p.grad().mul_(scale);
+    for (const auto& g : grads) g.mul_(scale);
   }
   return norm;
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "smx/core/error.h"
+#include "smx/model/compute_weights.h"
 
 namespace smx::train {
 
@@ -24,6 +25,10 @@ double TrainingStep::run(
     const double value = dist_.mean(total.item<double>());
     if (!std::isfinite(value)) throw Error(describe_nonfinite(value, step + 1));
     (total / count).backward();
+    // Gradients of bf16 weight copies (model/compute_weights.h) move onto the fp32 masters where
+    // they must add up across micro-batches in fp32 or be all-reduced as parameters' gradients;
+    // otherwise AdamW reads them from the copies.
+    if (micro_batches > 1 || dist_.distributed()) model::fold_weight_copy_grads(model_);
     step_loss += value / count;
   }
   dist_.sync_gradients();

@@ -41,6 +41,42 @@ smx::testing::OpCase layer_norm_case(at::ScalarType x_type, int64_t D) {
       }};
 }
 
+// bf16 output (bf16 activations end to end, model/compute_weights.h): the output is the fp32
+// result rounded once; the incoming gradient is bf16 and the input gradients are rounded once.
+smx::testing::OpCase bf16_out_case(at::ScalarType x_type, int64_t D) {
+  return {
+      "add_layer_norm", at::kBFloat16, fmt::format("[3, 7, {}] bf16 out", D), [=] {
+        const at::Tensor x = (torch::randn({3, 7, D}) * 2 + 0.5).to(x_type).requires_grad_(true);
+        const at::Tensor r = torch::randn({3, 7, D}).to(at::kBFloat16).requires_grad_(true);
+        const at::Tensor scale = (torch::rand({D}) + 0.5).requires_grad_(true);
+        const at::Tensor bias = torch::randn({D}).requires_grad_(true);
+        const at::Tensor w = torch::randn({3, 7, D}).to(at::kBFloat16);
+        const at::Tensor x64 = fp64_leaf(x), r64 = fp64_leaf(r), s64 = fp64_leaf(scale),
+                         b64 = fp64_leaf(bias);
+        const at::Tensor ref = add_layer_norm_reference(x64, r64, s64, b64, 1e-12);
+        (ref * w.to(at::kDouble)).sum().backward();
+
+        const at::Tensor y = add_layer_norm(x, r, scale, bias, 1e-12, at::kBFloat16);
+        EXPECT_EQ(y.scalar_type(), at::kBFloat16);
+        (y * w).sum().backward();
+        EXPECT_EQ(x.grad().scalar_type(), x_type);
+        EXPECT_EQ(r.grad().scalar_type(), at::kBFloat16);
+        // |y| stays below ~8 here: one bf16 rounding is at most 2^-8 · 8 = 3e-2.
+        return std::vector<OpOutput>{{"y", Pass::kForward, y, ref, 3.2e-2},
+                                     {"dx", Pass::kBackward, x.grad(), x64.grad(), 3e-2},
+                                     {"dresid", Pass::kBackward, r.grad(), r64.grad(), 3e-2},
+                                     {"dscale", Pass::kBackward, scale.grad(), s64.grad(), 1e-4},
+                                     {"dbias", Pass::kBackward, bias.grad(), b64.grad(), 1e-4}};
+      }};
+}
+
+TEST(AddLayerNormTest, Bf16OutputMatchesFp64WithinOneRounding) {
+  std::vector<smx::testing::OpCase> cases;
+  for (const auto x_type : {at::kFloat, at::kBFloat16})
+    for (const int64_t D : {24, 512}) cases.push_back(bf16_out_case(x_type, D));
+  smx::testing::run_op_table(cases, 3);
+}
+
 TEST(AddLayerNormTest, MatchesFp64LayerNormWithGradients) {
   std::vector<smx::testing::OpCase> cases;
   for (const auto x_type : {at::kFloat, at::kBFloat16})

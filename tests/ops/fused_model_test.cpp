@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "smx/bench/precision.h"
+#include "smx/model/compute_weights.h"
 #include "smx/model/sparse_mixer.h"
 #include "smx/ops/fused_kernels.h"
 #include "support/test_util.h"
@@ -32,6 +33,7 @@ ModelRun run(model::SparseMixer& m, const at::Tensor& ids, const at::Tensor& typ
         .backward();
   }
   bench::clear_cast_cache();
+  model::fold_weight_copy_grads(m);  // bf16: the GEMM weights' gradients are on their bf16 copies
   for (const auto& p : m.parameters()) r.grads.push_back(p.grad().clone());
   set_fused_kernels(true);
   return r;

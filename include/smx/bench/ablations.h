@@ -7,6 +7,8 @@
 //   layout   Table 5: MoE layer count and layout on the Linear-4 BERT-Base model
 //   padding  docs/design.md §7.1: 128-token examples padded to 512 (reference) vs masked at N = 128
 //   fused    BERT-Base and SM Base with the plain ATen ops vs smx's fused kernels (ops/)
+//   bf16     BERT-Base and SM Base under plain bf16 autocast vs bf16 end to end (weight copies
+//            written by AdamW, bf16 activations; model/compute_weights.h); needs --dtype bf16
 #pragma once
 
 #include <string>

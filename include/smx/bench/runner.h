@@ -26,6 +26,9 @@ struct BenchCase {
   int64_t seq_len = 0;      // padded length N; 0 = BenchOptions::seq_len
   int64_t real_length = 0;  // real tokens per example (the rest are pad_id); 0 = N
   bool fused = true;        // false: plain ATen ops instead of smx's kernels (ops/fused_kernels.h)
+  // false: plain autocast under --dtype bf16 (no bf16 weight copies, fp32 LayerNorm outputs;
+  // model/compute_weights.h)
+  bool bf16_end_to_end = true;
 };
 
 struct BenchOptions {

@@ -3,6 +3,8 @@
 
 #include <torch/nn/module.h>
 
+#include "smx/model/compute_weights.h"  // compute_weight(): layers' weights in the compute dtype
+
 namespace smx::model {
 
 enum class DenseInit { kNormal002, kLecunNormal };
@@ -25,7 +27,8 @@ class LayerNorm : public torch::nn::Module {
  public:
   explicit LayerNorm(int64_t features, double eps = 1e-12);
   at::Tensor forward(const at::Tensor& x) const;  // [..., D] -> [..., D]
-  // LayerNorm(x + residual) in one fused pass (ops/add_layer_norm.h); fp32 out.
+  // LayerNorm(x + residual) in one fused pass (ops/add_layer_norm.h); fp32 out, or bf16 when
+  // activations stay bf16 (model/compute_weights.h).
   at::Tensor forward(const at::Tensor& x, const at::Tensor& residual) const;
 
   at::Tensor scale;  // [D]
