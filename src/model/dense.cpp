@@ -79,10 +79,12 @@ at::Tensor LayerNorm::forward(const at::Tensor& x) const {
   return at::layer_norm(in, {x.size(-1)}, scale, bias, eps_);
 }
 
-at::Tensor LayerNorm::forward(const at::Tensor& x, const at::Tensor& residual) const {
+at::Tensor LayerNorm::forward(const at::Tensor& x, const at::Tensor& residual,
+                              bool allow_bf16) const {
   // bf16 out under bf16 end to end (statistics in fp32): the next sublayer's GEMMs cast nothing.
-  return ops::add_layer_norm(x, residual, scale, bias, eps_,
-                             bf16_activations(x) ? at::kBFloat16 : scale.scalar_type());
+  return ops::add_layer_norm(
+      x, residual, scale, bias, eps_,
+      allow_bf16 && bf16_activations(x) ? at::kBFloat16 : scale.scalar_type());
 }
 
 }  // namespace smx::model

@@ -23,7 +23,11 @@ EncoderBlock::EncoderBlock(const ModelConfig& config, int64_t layer)
 BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& valid) {
   // `masked`: zero pads so no transform can carry them into real tokens.
   const at::Tensor x = masked_ ? x_in * valid.unsqueeze(2).to(x_in.scalar_type()) : x_in;
-  const at::Tensor y = mixing_layer_norm->forward(mixing->forward({x, valid}), x);  // LN(x + mix)
+  // LN(x + mix). Before an MoE sublayer it stays fp32 even with bf16 activations: the router reads
+  // it in fp32 (routing does not depend on the compute dtype's rounding, docs/design.md §7.5) and
+  // the dispatch gather rounds the expert inputs to bf16 itself, so no pass is added either way.
+  const at::Tensor y =
+      mixing_layer_norm->forward(mixing->forward({x, valid}), x, /*allow_bf16=*/!moe);
   BlockOutput out;
   at::Tensor f;  // the feed-forward sublayer's output
   if (moe) {
