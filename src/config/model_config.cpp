@@ -98,6 +98,7 @@ const std::map<std::string, Field>& fields() {
       {"train_capacity_factor", plain(&ModelConfig::train_capacity_factor)},
       {"eval_capacity_factor", plain(&ModelConfig::eval_capacity_factor)},
       {"min_expert_capacity", plain(&ModelConfig::min_expert_capacity)},
+      {"eval_min_expert_capacity", plain(&ModelConfig::eval_min_expert_capacity)},
       {"routing_groups",
        {[](ModelConfig& c, const json& v) {
           const auto text = get_as<std::string>(v);
@@ -212,7 +213,6 @@ void ModelConfig::validate() const {
   in_range("d_ff", d_ff, int64_t{1} << 18);
   positive("num_heads", num_heads);
   in_range("num_layers", num_layers, 1024);
-  if (pad_id < 0 || pad_id >= vocab_size)
   if (max_position_embeddings != 0 &&
       (max_position_embeddings < max_seq_len || max_position_embeddings > (int64_t{1} << 20)))
     fail(
@@ -228,6 +228,7 @@ void ModelConfig::validate() const {
     fail("{}: hidden_act '{}' is unknown; use \"gelu_tanh\" or \"gelu_erf\"", where, hidden_act);
   if (!(layer_norm_eps > 0.0 && layer_norm_eps < 1.0))
     fail("{}: layer_norm_eps is {}; it must be in (0, 1)", where, layer_norm_eps);
+  if (pad_id < 0 || pad_id >= vocab_size)
     fail("{}: pad_id {} is outside the vocabulary [0, {})", where, pad_id, vocab_size);
   auto count = [&](const char* key, int64_t value) {
     if (value < 0 || value > num_layers)
@@ -262,6 +263,9 @@ void ModelConfig::validate() const {
         where, max_group_size);
   if (min_expert_capacity > (int64_t{1} << 32))
     fail("{}: min_expert_capacity is {}; it must be <= 2^32", where, min_expert_capacity);
+  if (eval_min_expert_capacity < -1 || eval_min_expert_capacity > (int64_t{1} << 32))
+    fail("{}: eval_min_expert_capacity is {}; use -1 (= min_expert_capacity) or 0 to 2^32", where,
+         eval_min_expert_capacity);
   auto rate = [&](const char* key, double value) {
     if (!(value >= 0.0 && value < 1.0))
       fail("{}: {} is {}; a rate must be in [0, 1)", where, key, value);

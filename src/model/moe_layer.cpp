@@ -4,6 +4,7 @@
 #include <c10/core/impl/LocalDispatchKeySet.h>
 #include <torch/torch.h>
 
+#include "smx/core/error.h"
 #include "smx/ops/bias_gelu.h"
 #include "smx/ops/expert_dispatch.h"
 #include "smx/routing/capacity.h"
@@ -16,6 +17,22 @@ at::ScalarType gemm_dtype(const at::Tensor& x) {
   if (x.is_cpu() && at::autocast::is_cpu_enabled()) return at::autocast::get_autocast_cpu_dtype();
   if (x.is_cuda() && at::autocast::is_enabled()) return at::autocast::get_autocast_gpu_dtype();
   return x.scalar_type();
+}
+
+// Runs [first, end) of consecutive experts with at least one slot of nonzero combine weight.
+// weight: [E, M] fp32.
+std::vector<std::pair<int64_t, int64_t>> active_expert_runs(const at::Tensor& weight) {
+  const at::Tensor active = weight.detach().ne(0).any(1).to(torch::kCPU).contiguous();  // [E]
+  const bool* a = active.data_ptr<bool>();
+  std::vector<std::pair<int64_t, int64_t>> runs;
+  for (int64_t e = 0; e < active.size(0); ++e) {
+    if (!a[e]) continue;
+    if (!runs.empty() && runs.back().second == e)
+      runs.back().second = e + 1;
+    else
+      runs.emplace_back(e, e + 1);
+  }
+  return runs;
 }
 
 }  // namespace
@@ -68,9 +85,13 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
   } else {
     z_loss = lse_sq.mean();
   }
+  // The eval override of the minimum (docs/design.md §2.1), for tiny inputs at serving time.
+  const int64_t min_capacity = !is_training() && config_.eval_min_expert_capacity >= 0
+                                   ? config_.eval_min_expert_capacity
+                                   : config_.min_expert_capacity;
   for (int64_t g = 0; g < G; ++g) {
     // Never more slots than routable tokens: extra slots could only hold zero-weight pads.
-    const int64_t c = routing::expert_capacity(cf, counted[g], E, config_.min_expert_capacity);
+    const int64_t c = routing::expert_capacity(cf, counted[g], E, min_capacity);
     problem.capacity.push_back(std::min(c, counted[g]));
     problem.max_capacity = std::max(problem.max_capacity, problem.capacity.back());
   }
@@ -78,25 +99,98 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
   const routing::Dispatch dispatch = route_(problem);
 
   const int64_t M = dispatch.token_index.size(1);
+  at::Tensor token_index = dispatch.token_index;  // [A, M]: the experts that run
+  at::Tensor weight = dispatch.combine_weight;    // [A, M]
+  // Runs of consecutive experts that run, [first, end); all E unless empty ones are skipped.
+  std::vector<std::pair<int64_t, int64_t>> runs{{0, E}};
+  if (skip_empty_experts && !is_training() && !expert_runner) {
+    runs = active_expert_runs(weight);
+    if (runs.size() != 1 || runs[0].second - runs[0].first != E) {
+      std::vector<int64_t> kept;
+      for (const auto& [first, end] : runs)
+        for (int64_t e = first; e < end; ++e) kept.push_back(e);
+      const at::Tensor keep = torch::tensor(kept, token_index.options());
+      token_index = token_index.index_select(0, keep);
+      weight = weight.index_select(0, keep);
+    }
+  }
+  const int64_t A = token_index.size(0);
+  last_active_experts_ = A;
+  if (A == 0)  // no expert has a real token: every token's sublayer output is 0 (§2.3)
+    return {torch::zeros({B, N, D}, x.options().dtype(torch::kFloat)), dispatch.aux_loss, z_loss};
+
   // Tokens to slots and back through one inverse index (ops/expert_dispatch.h); the gather
   // writes the buffer in the expert GEMMs' dtype.
-  const ops::SlotIndex slots = ops::make_slot_index(dispatch.token_index, T);
+  const ops::SlotIndex slots = ops::make_slot_index(token_index, T);
   const at::Tensor buffer =
-      ops::dispatch_tokens(tokens, slots, gemm_dtype(tokens)).view({E, M, D});  // [E, M, D]
-  const at::Tensor y = expert_runner ? expert_runner(*this, buffer) : run_experts(buffer);
-  const at::Tensor out = ops::combine_slots(y.reshape({E * M, D}),  // [T, D] fp32
-                                            dispatch.combine_weight.reshape({E * M}), slots);
+      ops::dispatch_tokens(tokens, slots, gemm_dtype(tokens)).view({A, M, D});  // [A, M, D]
+  at::Tensor y;                                                                 // [A, M, D]
+  if (expert_runner) {
+    y = expert_runner(*this, buffer);
+  } else if (runs.size() == 1) {
+    y = run_expert_range(buffer, runs[0].first);
+  } else {  // one bmm pair per run of consecutive experts: weights are views, never copied
+    std::vector<at::Tensor> parts;
+    int64_t offset = 0;
+    for (const auto& [first, end] : runs) {
+      parts.push_back(run_expert_range(buffer.narrow(0, offset, end - first), first));
+      offset += end - first;
+    }
+    y = at::cat(parts, 0);
+  }
+  const at::Tensor out = ops::combine_slots(y.reshape({A * M, D}),  // [T, D] fp32
+                                            weight.reshape({A * M}), slots);
   return {out.view({B, N, D}), dispatch.aux_loss, z_loss};
 }
 
 at::Tensor MoeLayer::run_experts(const at::Tensor& buffer) {
-  // [E, M, F]; each expert's bias row is added in the GELU pass.
-  const at::Tensor h =
-      ops::bias_gelu(at::bmm(buffer, compute_weight(intermediate_kernel)), intermediate_bias,
-                     config_.exact_gelu() ? ops::GeluKind::kErf : ops::GeluKind::kTanh);
-  at::Tensor y =
-      at::baddbmm(output_bias.unsqueeze(1), h, compute_weight(output_kernel));  // [E, M, D]
+  return run_expert_range(buffer, 0);
+}
+
+at::Tensor MoeLayer::run_expert_range(const at::Tensor& buffer, int64_t first) {
+  const int64_t n = buffer.size(0);
+  // Experts first .. first + n - 1 of the stacked weights (narrowed after compute_weight, so a
+  // bf16 copy is made once for the whole stack, never per range).
+  const auto held = [&](const at::Tensor& w) {
+    return first == 0 && n == w.size(0) ? w : w.narrow(0, first, n);
+  };
+  // [n, M, F]; each expert's bias row is added in the GELU pass.
+  const at::Tensor h = ops::bias_gelu(
+      at::bmm(buffer, held(compute_weight(intermediate_kernel))), held(intermediate_bias),
+      config_.exact_gelu() ? ops::GeluKind::kErf : ops::GeluKind::kTanh);
+  at::Tensor y = at::baddbmm(held(output_bias).unsqueeze(1), h,
+                             held(compute_weight(output_kernel)));  // [n, M, D]
   return at::dropout(y, config_.expert_dropout_rate, is_training());
+}
+
+void MoeLayer::set_eval_min_expert_capacity(int64_t capacity) {
+  if (capacity < -1)
+    fail("eval_min_expert_capacity is {}; use -1 (= min_expert_capacity) or a count >= 0",
+         capacity);
+  config_.eval_min_expert_capacity = capacity;
+}
+
+int64_t set_eval_min_expert_capacity(torch::nn::Module& module, int64_t capacity) {
+  int64_t layers = 0;
+  for (const auto& m : module.modules())
+    if (auto* moe = dynamic_cast<MoeLayer*>(m.get())) {
+      moe->set_eval_min_expert_capacity(capacity);
+      ++layers;
+    }
+  return layers;
+}
+
+void set_skip_empty_experts(torch::nn::Module& module, bool on) {
+  for (const auto& m : module.modules())
+    if (auto* moe = dynamic_cast<MoeLayer*>(m.get())) moe->skip_empty_experts = on;
+}
+
+std::vector<int64_t> active_experts_per_layer(const torch::nn::Module& module) {
+  std::vector<int64_t> counts;
+  for (const auto& m : module.modules())
+    if (const auto* moe = dynamic_cast<const MoeLayer*>(m.get()))
+      counts.push_back(moe->last_active_experts());
+  return counts;
 }
 
 }  // namespace smx::model

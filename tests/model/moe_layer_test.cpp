@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "smx/core/autocast.h"
 #include "smx/model/moe_layer.h"
 #include "smx/routing/capacity.h"
 #include "support/test_util.h"
@@ -76,6 +77,79 @@ TEST(MoeLayerTest, EvalAndTrainCapacityFactorsDiffer) {
   smx::testing::expect_close(eval_out, oracle(moe, x, 4096, 0.5, 0), 1e-5, "eval cf 0.5");
   // Half the slots: some tokens get no expert at all, so their output row is exactly zero.
   EXPECT_GT((eval_out.abs().sum(-1) == 0).sum().item<int64_t>(), 0);
+}
+
+// Eval with and without skipping empty experts, same layer and input: bit-identical outputs.
+void expect_skip_is_exact(MoeLayer& moe, const at::Tensor& x, const at::Tensor& valid,
+                          const std::string& label, int64_t* active_with_skip) {
+  moe.eval();
+  torch::NoGradGuard no_grad;
+  moe.skip_empty_experts = false;
+  const at::Tensor full = moe.forward(x, valid).output;
+  EXPECT_EQ(moe.last_active_experts(), moe.output_bias.size(0)) << label;
+  moe.skip_empty_experts = true;
+  const at::Tensor skipped = moe.forward(x, valid).output;
+  *active_with_skip = moe.last_active_experts();
+  std::printf("    %-40s %ld of %ld experts ran, max |diff| = %.3e\n", label.c_str(),
+              static_cast<long>(*active_with_skip), static_cast<long>(moe.output_bias.size(0)),
+              smx::testing::max_abs_diff(skipped, full));
+  EXPECT_TRUE(torch::equal(skipped, full)) << label;
+}
+
+TEST(MoeLayerTest, SkippingEmptyExpertsIsBitIdentical) {
+  // Tokens-choose top-1: 3 real tokens reach at most 3 of 8 experts; the rest are skipped.
+  ModelConfig c = smx::testing::tiny_config("linear", Padding::kMasked);
+  c.num_experts = 8;
+  c.dispatch_algorithm = "MASK_TOKENS_CHOOSE";
+  torch::manual_seed(5);
+  MoeLayer tokens_choose(c);
+  const at::Tensor x = torch::randn({2, 8, c.d_model});
+  at::Tensor valid = torch::zeros({2, 8}, torch::kBool);
+  valid[0].narrow(0, 0, 3).fill_(true);
+  valid[1].narrow(0, 0, 1).fill_(true);
+  int64_t active = 0;
+  expect_skip_is_exact(tokens_choose, x, valid, "tokens-choose, 4 real tokens, fp32", &active);
+  EXPECT_LE(active, 4);
+  EXPECT_GE(active, 1);
+  {
+    AutocastScope bf16(true, torch::kCPU);
+    expect_skip_is_exact(tokens_choose, x, valid, "tokens-choose, 4 real tokens, bf16", &active);
+  }
+  // Experts-choose: every expert with capacity >= 1 takes real tokens, so nothing is skipped;
+  // with eval_min_expert_capacity 0, groups of 3 and 1 real tokens round to capacity 0
+  // (cf·S/E = 3/8, 1/8) and no expert runs; 8 real tokens give capacity 1 and all 8 run.
+  c.dispatch_algorithm = "MASK_EXPERTS_CHOOSE";
+  c.eval_min_expert_capacity = 0;
+  c.eval_capacity_factor = 1.0;
+  torch::manual_seed(6);
+  MoeLayer experts_choose(c);
+  expect_skip_is_exact(experts_choose, x, valid, "experts-choose, capacity 0", &active);
+  EXPECT_EQ(active, 0);
+  const at::Tensor all_valid = torch::ones({2, 8}, torch::kBool);
+  expect_skip_is_exact(experts_choose, x, all_valid, "experts-choose, capacity 1", &active);
+  EXPECT_EQ(active, c.num_experts);
+}
+
+TEST(MoeLayerTest, EvalMinExpertCapacityOverridesTheMinimumInEvalOnly) {
+  ModelConfig c = smx::testing::tiny_config("linear", Padding::kReference);
+  c.max_group_size = 4;  // 8 tokens -> 2 groups of 4; cf·S/E = 1
+  c.min_expert_capacity = 4;
+  c.expert_dropout_rate = 0.0;
+  torch::manual_seed(7);
+  MoeLayer moe(c);
+  const at::Tensor x = torch::randn({1, 8, c.d_model});
+  moe.eval();
+  smx::testing::expect_close(moe.forward(x, {}).output, oracle(moe, x, 4, 1.0, 4), 1e-5,
+                             "eval, minimum 4 (config)");
+  moe.set_eval_min_expert_capacity(1);
+  const at::Tensor one = moe.forward(x, {}).output;
+  smx::testing::expect_close(one, oracle(moe, x, 4, 1.0, 1), 1e-5, "eval, eval minimum 1");
+  EXPECT_GT(smx::testing::max_abs_diff(one, oracle(moe, x, 4, 1.0, 4)), 1e-6);  // C changed
+  moe.train();  // training keeps min_expert_capacity
+  smx::testing::expect_close(moe.forward(x, {}).output, oracle(moe, x, 4, 1.0, 4), 1e-5,
+                             "train, minimum 4");
+  smx::testing::expect_error([&] { moe.set_eval_min_expert_capacity(-2); },
+                             "eval_min_expert_capacity");
 }
 
 }  // namespace

@@ -63,6 +63,9 @@ struct ModelConfig {
   double train_capacity_factor = 1.0;
   double eval_capacity_factor = 1.0;
   int64_t min_expert_capacity = 4;
+  // Minimum slots per expert in eval mode; -1 = min_expert_capacity. A serving knob for tiny
+  // inputs (docs/design.md §2.1): lower means fewer slots per expert, 0 lets capacity round to 0.
+  int64_t eval_min_expert_capacity = -1;
   // Routing groups: 0 = one example per group ("sequence"), else at most this many tokens
   // ("tokens:N").
   int64_t max_group_size = 4096;
@@ -85,13 +88,13 @@ struct ModelConfig {
 
   // Derived views.
   bool is_bert() const { return model_arch == "bert"; }
-  const MixingKindInfo& mixing() const;  // the non-attention mixing of this architecture
-  const MixingKindInfo& mixing_at(int64_t layer) const;  // attention or mixing()
-  const RouterInfo& router() const;                      // the row of dispatch_algorithm
   int64_t position_table_size() const {
     return max_position_embeddings > 0 ? max_position_embeddings : max_seq_len;
   }
   bool exact_gelu() const { return hidden_act == "gelu_erf"; }
+  const MixingKindInfo& mixing() const;  // the non-attention mixing of this architecture
+  const MixingKindInfo& mixing_at(int64_t layer) const;  // attention or mixing()
+  const RouterInfo& router() const;                      // the row of dispatch_algorithm
   bool sequence_groups() const { return max_group_size == 0; }
   std::string routing_groups() const;  // "sequence" or "tokens:N"
   bool is_attention_layer(int64_t layer) const;
