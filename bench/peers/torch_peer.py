@@ -6,7 +6,9 @@ Linear mixing W_s . X . W_h, Fourier/Hartley through torch.fft, tanh-GELU MLPs, 
 MoE by top-k over each group's tokens, gather -> batched expert GEMM (bmm) -> index_add scatter,
 and the MLM (tied to the word embeddings) + NSP pre-training heads with torch.optim.AdamW.
 
-Reads a spec written by `smx bench --peer` (or by hand) and writes ms/example as JSON:
+`smx bench --peer` starts it once with --serve and drives it over a pipe, one JSON line per
+request (build case X, run one step of case X; see serve()), so that each of its steps runs right
+after smx's step of the same case. By hand, a spec file in, ms/example as JSON out:
   /usr/bin/python3 bench/peers/torch_peer.py --spec spec.json --out out.json
 spec: {"batch", "seq_len", "repeats", "warmup", "threads", "dtype": "fp32"|"bf16",
        "inference", "training", "seed", "cases": [{"label", "config": {smx config keys},
@@ -15,6 +17,8 @@ spec: {"batch", "seq_len", "repeats", "warmup", "threads", "dtype": "fp32"|"bf16
 import argparse
 import json
 import math
+import os
+import sys
 import time
 
 import torch
@@ -214,91 +218,153 @@ def make_batch(c, b, n, real, gen):
     return ids, types, positions, labels, nsp
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--spec", required=True)
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
-    spec = json.load(open(args.spec))
-    threads = spec.get("threads") or torch.get_num_threads()
-    torch.set_num_threads(threads)
-    torch.manual_seed(spec.get("seed", 0))
-    bf16 = spec.get("dtype") == "bf16"
-    batch = spec["batch"]
-    gen = torch.Generator().manual_seed(1000)
+class Peer:
+    """The cases of one run: built once, then timed one step at a time."""
 
-    rows = []
-    for case in spec["cases"]:
+    def __init__(self, threads=0, dtype="fp32", batch=8, seed=0):
+        threads = threads or torch.get_num_threads()
+        torch.set_num_threads(threads)
+        torch.manual_seed(seed)
+        self.bf16 = dtype == "bf16"
+        self.batch = batch
+        self.gen = torch.Generator().manual_seed(1000 + seed)
+        self.cases = {}
+        self.version = f"PyTorch {torch.__version__} eager, {threads} threads"
+
+    def build(self, case):
+        """Returns (supported, reason)."""
         c = case["config"]
-        row = {"label": case["label"], "supported": True}
         try:
             model = SparseMixer(c)
         except NotImplementedError as e:
-            row.update(supported=False, reason=str(e))
+            return False, str(e)
+        n = case["seq_len"]
+        real = case.get("real_length") or n
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-6,
+                                weight_decay=0.01)
+        self.cases[case["label"]] = (model, make_batch(c, self.batch, n, real, self.gen), opt)
+        return True, ""
+
+    def run(self, label, mode):
+        """One step of `mode` ("inference" or "training") on case `label`: ms per example."""
+        model, batch, opt = self.cases[label]
+        ids, types, positions, labels, nsp = batch
+        if mode == "inference":
+            model.eval()
+            start = time.perf_counter()
+            with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
+                model(ids, types)
+        elif mode == "training":
+            model.train()
+            start = time.perf_counter()
+            opt.zero_grad(set_to_none=True)
+            with torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
+                nsp_logits, mlm_logits, z = model(ids, types, positions)
+            loss = F.cross_entropy(mlm_logits.float().flatten(0, 1), labels.flatten()) + \
+                F.cross_entropy(nsp_logits.float(), nsp)
+            if z:
+                loss = loss + 1e-4 * torch.stack(z).sum()
+            loss.backward()
+            opt.step()
+        else:
+            raise ValueError(f"unknown mode {mode!r}: use inference or training")
+        return 1e3 * (time.perf_counter() - start) / self.batch
+
+
+def stats(xs):
+    if not xs:
+        return None
+    s = sorted(xs)
+    m = s[len(s) // 2] if len(s) % 2 else 0.5 * (s[len(s) // 2 - 1] + s[len(s) // 2])
+    return {"median": m, "min": s[0], "max": s[-1], "samples": xs}
+
+
+def run_spec(spec_path, out_path):
+    """Batch mode: every case and repeat of a spec file, then one JSON report."""
+    spec = json.load(open(spec_path))
+    peer = Peer(spec.get("threads", 0), spec.get("dtype", "fp32"), spec["batch"],
+                spec.get("seed", 0))
+    rows = []
+    for case in spec["cases"]:
+        supported, reason = peer.build(case)
+        row = {"label": case["label"], "supported": supported}
+        if not supported:
+            row["reason"] = reason
         rows.append(row)
-        if row["supported"]:
-            n = case["seq_len"]
-            real = case.get("real_length") or n
-            row["_model"] = model
-            row["_batch"] = make_batch(c, batch, n, real, gen)
-            row["_opt"] = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.999),
-                                            eps=1e-6, weight_decay=0.01)
-            row["_inf"], row["_train"] = [], []
-
-    def infer(row):
-        model, (ids, types, *_) = row["_model"], row["_batch"]
-        model.eval()
-        start = time.perf_counter()
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-            model(ids, types)
-        return time.perf_counter() - start
-
-    def train(row):
-        model, opt = row["_model"], row["_opt"]
-        ids, types, positions, labels, nsp = row["_batch"]
-        model.train()
-        start = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-            nsp_logits, mlm_logits, z = model(ids, types, positions)
-        loss = F.cross_entropy(mlm_logits.float().flatten(0, 1), labels.flatten()) + \
-            F.cross_entropy(nsp_logits.float(), nsp)
-        if z:
-            loss = loss + 1e-4 * torch.stack(z).sum()
-        loss.backward()
-        opt.step()
-        return time.perf_counter() - start
-
     live = [r for r in rows if r["supported"]]
+    samples = {r["label"]: {"inference": [], "training": []} for r in live}
+    modes = [m for m in ("inference", "training") if spec.get(m, True)]
     warmup, repeats = spec.get("warmup", 1), max(1, spec.get("repeats", 3))
     for r in range(warmup + repeats):
-        if spec.get("inference", True):
+        for mode in modes:
             for row in live:
-                t = infer(row)
+                ms = peer.run(row["label"], mode)
                 if r >= warmup:
-                    row["_inf"].append(1e3 * t / batch)
-        if spec.get("training", True):
-            for row in live:
-                t = train(row)
-                if r >= warmup:
-                    row["_train"].append(1e3 * t / batch)
+                    samples[row["label"]][mode].append(ms)
+    for row in live:
+        row["inference_ms"] = stats(samples[row["label"]]["inference"])
+        row["training_ms"] = stats(samples[row["label"]]["training"])
+    out = {"torch": peer.version, "dtype": spec.get("dtype", "fp32"), "cases": rows}
+    json.dump(out, open(out_path, "w"), indent=2)
 
-    def stats(xs):
-        if not xs:
-            return None
-        s = sorted(xs)
-        m = s[len(s) // 2] if len(s) % 2 else 0.5 * (s[len(s) // 2 - 1] + s[len(s) // 2])
-        return {"median": m, "min": s[0], "max": s[-1], "samples": xs}
 
-    out = {"torch": f"PyTorch {torch.__version__} eager, {threads} threads",
-           "dtype": spec.get("dtype", "fp32"), "cases": []}
-    for row in rows:
-        clean = {k: v for k, v in row.items() if not k.startswith("_")}
-        if row["supported"]:
-            clean["inference_ms"] = stats(row["_inf"])
-            clean["training_ms"] = stats(row["_train"])
-        out["cases"].append(clean)
-    json.dump(out, open(args.out, "w"), indent=2)
+def serve():
+    """Pipe mode for `smx bench --peer`: one JSON request per stdin line, one answer per line.
+
+    {"op": "init", "threads", "dtype", "batch", "seed"}  -> {"ok": true, "torch": version}
+    {"op": "build", "label", "config", "seq_len", "real_length"}
+                                                       -> {"ok": true, "supported", "reason"}
+    {"op": "run", "label", "mode": "inference"|"training"} -> {"ok": true, "ms": ms per example}
+    {"op": "drop", "label"}                            -> {"ok": true} (frees the case)
+    {"op": "quit"}                                     -> exits
+    Failures answer {"ok": false, "error": message}. Anything printed goes to stderr.
+    """
+    out = os.fdopen(os.dup(1), "w")
+    sys.stdout = sys.stderr  # stray prints must not break the protocol
+    peer = None
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            op = req.get("op")
+            if op == "quit":
+                break
+            if op == "init":
+                peer = Peer(req.get("threads", 0), req.get("dtype", "fp32"), req["batch"],
+                            req.get("seed", 0))
+                answer = {"ok": True, "torch": peer.version}
+            elif peer is None:
+                raise ValueError("the first request must be init")
+            elif op == "build":
+                supported, reason = peer.build(req)
+                answer = {"ok": True, "supported": supported, "reason": reason}
+            elif op == "run":
+                answer = {"ok": True, "ms": peer.run(req["label"], req["mode"])}
+            elif op == "drop":
+                peer.cases.pop(req["label"], None)
+                answer = {"ok": True}
+            else:
+                raise ValueError(f"unknown op {op!r}")
+        except Exception as e:  # the caller reports it; this process stays usable
+            answer = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+        out.write(json.dumps(answer) + "\n")
+        out.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spec", help="batch mode: the spec file")
+    ap.add_argument("--out", help="batch mode: where the JSON report goes")
+    ap.add_argument("--serve", action="store_true",
+                    help="pipe mode (smx bench --peer): JSON requests on stdin, answers on stdout")
+    args = ap.parse_args()
+    if args.serve:
+        serve()
+    elif args.spec and args.out:
+        run_spec(args.spec, args.out)
+    else:
+        ap.error("pass --serve, or --spec and --out")
 
 
 if __name__ == "__main__":

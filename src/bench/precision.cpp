@@ -5,6 +5,7 @@
 #include <ATen/autocast_mode.h>
 
 #include "smx/core/error.h"
+#include "smx/core/torch_compat.h"
 
 namespace smx::bench {
 
@@ -30,18 +31,19 @@ bool cpu_has_avx512_bf16() {
   return false;
 }
 
-PrecisionScope::PrecisionScope(Precision precision) : enabled_(precision == Precision::kBf16) {
+PrecisionScope::PrecisionScope(Precision precision, c10::DeviceType device)
+    : enabled_(precision == Precision::kBf16), device_(device) {
   if (!enabled_) return;
-  was_enabled_ = at::autocast::is_cpu_enabled();
-  previous_dtype_ = at::autocast::get_autocast_cpu_dtype();
-  at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-  at::autocast::set_cpu_enabled(true);
+  was_enabled_ = compat::autocast_enabled(device_);
+  previous_dtype_ = compat::autocast_dtype(device_);
+  compat::set_autocast_dtype(device_, at::kBFloat16);
+  compat::set_autocast_enabled(device_, true);
 }
 
 PrecisionScope::~PrecisionScope() {
   if (!enabled_) return;
-  at::autocast::set_cpu_enabled(was_enabled_);
-  at::autocast::set_autocast_cpu_dtype(previous_dtype_);
+  compat::set_autocast_enabled(device_, was_enabled_);
+  compat::set_autocast_dtype(device_, previous_dtype_);
 }
 
 void clear_cast_cache() {

@@ -10,9 +10,10 @@ std::string range(const Stats& s) {
   return fmt::format("{:.1f} [{:.1f}-{:.1f}]", s.median, s.min, s.max);
 }
 
+// Speed-up over the first row by median and by min: "(2.22x/2.15x)".
 std::string ratio(const Stats& first, const Stats& s) {
-  if (s.median <= 0 || first.median <= 0) return "";
-  return fmt::format("({:.2f}x)", first.median / s.median);
+  if (s.median <= 0 || first.median <= 0 || s.min <= 0) return "";
+  return fmt::format("({:.2f}x/{:.2f}x)", first.median / s.median, first.min / s.min);
 }
 
 std::string percent_of(double gflops, const std::optional<GemmPeak>& peak) {
@@ -36,11 +37,15 @@ nlohmann::json peak_json(const GemmPeak& p) {
 std::string format_report(const BenchReport& r) {
   const BenchOptions& o = r.options;
   std::string out = fmt::format(
-      "{}\n  N = {}, batch {}, {}, {} threads on {} ({} cores); ms per example, median "
-      "[min-max] of {} repeats after {} warm-up, cases {}\n",
-      r.title, o.seq_len, o.batch, to_string(o.precision), r.threads, r.cpu_model, r.cores,
+      "{}\n  N = {}, batch {}, {}, {}; ms per example, median "
+      "[min-max] of {} repeats after {} warm-up, cases {}; (speed-up over the first row by "
+      "median/by min)\n",
+      r.title, o.seq_len, o.batch, to_string(o.precision),
+      o.device == "cpu"
+          ? fmt::format("{} threads on {} ({} cores)", r.threads, r.cpu_model, r.cores)
+          : fmt::format("device {} (host: {})", o.device, r.cpu_model),
       o.repeats, o.warmup, r.interleaved ? "interleaved" : "one after another (memory)");
-  out += fmt::format("  {:<30} {:>9} {:>8}  {:<32} {:<32} {:>15}  {:>15}\n", "model", "GFLOPs/ex",
+  out += fmt::format("  {:<30} {:>9} {:>8}  {:<36} {:<36} {:>15}  {:>15}\n", "model", "GFLOPs/ex",
                      "params", "inference ms/ex", "training ms/ex", "GFLOP/s inf", "GFLOP/s train");
   const CaseResult& first = r.cases.front();
   for (const CaseResult& c : r.cases) {
@@ -58,7 +63,7 @@ std::string format_report(const BenchReport& r) {
       label += fmt::format(" [{} of {}]", c.real_length, c.seq_len);
     else if (c.seq_len != o.seq_len)
       label += fmt::format(" [N={}]", c.seq_len);
-    out += fmt::format("  {:<30} {:>9} {:>7.1f}M  {:<32} {:<32} {:>10.1f}{:<5}  {:>10.1f}{:<5}\n",
+    out += fmt::format("  {:<30} {:>9} {:>7.1f}M  {:<36} {:<36} {:>10.1f}{:<5}  {:>10.1f}{:<5}\n",
                        label,
                        c.gflops_per_example >= 1 ? fmt::format("{:.1f}", c.gflops_per_example)
                                                  : fmt::format("{:.4f}", c.gflops_per_example),
@@ -85,7 +90,11 @@ std::string format_report(const BenchReport& r) {
   if (r.peak)
     out += "  GFLOP/s columns: useful FLOPs (training = 3x forward) and % of the GEMM peak\n";
   if (!r.peer.is_null()) {
-    out += fmt::format("  PyTorch eager peer ({}):\n", r.peer.value("torch", std::string("torch")));
+    out += fmt::format(
+        "  PyTorch eager peer ({}), {}; smx speed-up = peer / smx by median/by min:\n",
+        r.peer.value("torch", std::string("torch")),
+        r.peer.value("interleaved", false) ? "each step right after smx's step of the same case"
+                                           : "run after smx");
     for (const auto& p : r.peer.at("cases")) {
       const std::string label = p.at("label");
       const CaseResult* mine = nullptr;
@@ -101,11 +110,12 @@ std::string format_report(const BenchReport& r) {
         const nlohmann::json& s = p.at(key);
         std::string text = fmt::format("{:.1f} [{:.1f}-{:.1f}]", s.at("median").get<double>(),
                                        s.at("min").get<double>(), s.at("max").get<double>());
-        if (ours && ours->median > 0)
-          text += fmt::format(" smx {:.2f}x", s.at("median").get<double>() / ours->median);
+        if (ours && ours->median > 0 && ours->min > 0)
+          text += fmt::format(" smx {:.2f}x/{:.2f}x", s.at("median").get<double>() / ours->median,
+                              s.at("min").get<double>() / ours->min);
         return text;
       };
-      out += fmt::format("  {:<30} {:>9} {:>8}  {:<32} {:<32}\n", label, "", "",
+      out += fmt::format("  {:<30} {:>9} {:>8}  {:<36} {:<36}\n", label, "", "",
                          cell("inference_ms", mine ? &mine->inference_ms : nullptr),
                          cell("training_ms", mine ? &mine->training_ms : nullptr));
     }
@@ -132,7 +142,8 @@ nlohmann::json to_json(const BenchReport& r) {
   nlohmann::json j;
   j["title"] = r.title;
   j["machine"] = {{"cpu", r.cpu_model}, {"cores", r.cores}, {"threads", r.threads}};
-  j["settings"] = {{"seq_len", o.seq_len},
+  j["settings"] = {{"device", o.device},
+                   {"seq_len", o.seq_len},
                    {"batch", o.batch},
                    {"dtype", to_string(o.precision)},
                    {"repeats", o.repeats},
@@ -160,10 +171,14 @@ nlohmann::json to_json(const BenchReport& r) {
     if (c.inference_profile) row["inference_profile"] = to_json(*c.inference_profile);
     if (c.training_profile) row["training_profile"] = to_json(*c.training_profile);
     const CaseResult& first = r.cases.front();
-    if (c.inference_ms.median > 0 && first.inference_ms.median > 0)
+    if (c.inference_ms.median > 0 && first.inference_ms.median > 0) {
       row["inference_speedup"] = first.inference_ms.median / c.inference_ms.median;
-    if (c.training_ms.median > 0 && first.training_ms.median > 0)
+      row["inference_speedup_by_min"] = first.inference_ms.min / c.inference_ms.min;
+    }
+    if (c.training_ms.median > 0 && first.training_ms.median > 0) {
       row["training_speedup"] = first.training_ms.median / c.training_ms.median;
+      row["training_speedup_by_min"] = first.training_ms.min / c.training_ms.min;
+    }
     if (r.peak && r.peak->gflops > 0) {
       row["inference_fraction_of_peak"] = c.inference_gflops_per_s() / r.peak->gflops;
       row["training_fraction_of_peak"] = c.training_gflops_per_s() / r.peak->gflops;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <torch/cuda.h>
 #include <torch/torch.h>
 
 #include "smx/accounting/accounting.h"
@@ -16,6 +17,7 @@
 #include "smx/bench/synthetic_batch.h"
 #include "smx/core/caching_allocator.h"
 #include "smx/core/error.h"
+#include "smx/core/torch_compat.h"
 #include "smx/model/compute_weights.h"
 #include "smx/model/sparse_mixer.h"
 #include "smx/ops/fused_kernels.h"
@@ -29,19 +31,18 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-int64_t mem_available_bytes() {
-  std::ifstream meminfo("/proc/meminfo");
-  std::string key;
-  int64_t kb = 0;
-  std::string unit;
-  while (meminfo >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024;
-  return 8LL << 30;
+// The batch's tensors on `device` (synthetic batches are made on the CPU).
+Batch bench_batch_on(Batch b, const at::Device& device) {
+  for (at::Tensor* t : {&b.input_ids, &b.type_ids, &b.masked_lm_positions, &b.masked_lm_ids,
+                        &b.masked_lm_weights, &b.nsp_labels, &b.labels})
+    if (t->defined()) *t = t->to(device);
+  return b;
 }
 
 // One case's live state: model, optimizer, batch and its samples.
 struct Slot {
   BenchCase spec;
+  size_t index = 0;  // in the case list
   int64_t N = 0;
   std::shared_ptr<model::SparseMixer> model;
   std::unique_ptr<train::AdamW> optimizer;
@@ -61,19 +62,27 @@ int64_t training_state_bytes(const ModelConfig& c) {
 
 class Runner {
  public:
-  Runner(const BenchOptions& options) : o_(options) {}
+  Runner(const BenchOptions& options) : o_(options), device_(options.device) {}
+
+  // Kernels on an accelerator run asynchronously: a step ends when its device is idle.
+  void synchronize() const {
+    if (device_.is_cuda()) torch::cuda::synchronize(device_.has_index() ? device_.index() : -1);
+  }
 
   void log(const std::string& line) const {
     if (o_.progress) o_.progress(line);
   }
 
   void build(Slot& s, size_t index) {
+    s.index = index;
     torch::manual_seed(o_.seed + index);
     s.model = model::make_sparse_mixer(s.spec.config, o_.seed + index);
+    if (!device_.is_cpu()) s.model->to(device_);
     s.weight_bytes = 0;
     for (const auto& p : s.model->parameters()) s.weight_bytes += p.numel() * p.element_size();
-    s.batch = make_synthetic_batch(s.spec.config, o_.batch, s.N, o_.seed + 1000 + index,
-                                   s.spec.real_length);
+    s.batch = bench_batch_on(make_synthetic_batch(s.spec.config, o_.batch, s.N,
+                                                  o_.seed + 1000 + index, s.spec.real_length),
+                             device_);
   }
 
   // Times one eval forward; the first call of a case also records its memory high-water.
@@ -85,9 +94,10 @@ class Runner {
     const int64_t base = current_rss_bytes();
     const auto start = Clock::now();
     {
-      PrecisionScope scope(o_.precision);
+      PrecisionScope scope(o_.precision, device_.type());
       inference_forward(*s.model, s.batch);
     }
+    synchronize();
     const double t = seconds_since(start);
     if (record_peak) {
       s.inference_peak = s.weight_bytes + std::max<int64_t>(0, peak_rss_bytes() - base);
@@ -107,10 +117,11 @@ class Runner {
     const auto start = Clock::now();
     if (!s.optimizer) s.optimizer = make_adamw(*s.model);
     {
-      PrecisionScope scope(o_.precision);
+      PrecisionScope scope(o_.precision, device_.type());
       s.loss = pretraining_step(*s.model, *s.optimizer, s.batch);
     }
     clear_cast_cache();
+    synchronize();
     const double t = seconds_since(start);
     if (record_peak) {
       s.training_peak = s.weight_bytes + std::max<int64_t>(0, peak_rss_bytes() - base);
@@ -132,6 +143,7 @@ class Runner {
           log(fmt::format("  {} {}/{} inference {:<28} {:8.1f} ms/ex", timed ? "repeat" : "warm-up",
                           timed ? r - warmup + 1 : r + 1, timed ? repeats : warmup, s->spec.label,
                           1e3 * t / o_.batch));
+          if (o_.after_step) o_.after_step(s->index, false, timed, t);
         }
         clear_cast_cache();
       }
@@ -143,6 +155,7 @@ class Runner {
           log(fmt::format("  {} {}/{} training  {:<28} {:8.1f} ms/ex", timed ? "repeat" : "warm-up",
                           timed ? r - warmup + 1 : r + 1, timed ? repeats : warmup, s->spec.label,
                           1e3 * t / o_.batch));
+          if (o_.after_step) o_.after_step(s->index, true, timed, t);
         }
       }
     }
@@ -161,8 +174,30 @@ class Runner {
 
  private:
   const BenchOptions& o_;
+  at::Device device_;
   bool peak_reset_ok_ = true;
 };
+
+}  // namespace
+
+at::Device parse_bench_device(const std::string& text) {
+  at::Device device(at::kCPU);
+  try {
+    device = at::Device(text);
+  } catch (const std::exception&) {
+    fail("smx bench: --device '{}' is not a device; use cpu, cuda or cuda:N", text);
+  }
+  if (!device.is_cpu() && !device.is_cuda())
+    fail("smx bench: --device {}: only cpu and cuda are supported", text);
+  if (device.is_cuda() && !torch::cuda::is_available())
+    fail(
+        "smx bench: --device {}: this LibTorch ({}) has no CUDA or sees no GPU; build against a "
+        "CUDA LibTorch (scripts/device_check) and check nvidia-smi",
+        text, compat::torch_version());
+  return device;
+}
+
+namespace {
 
 Stats per_example_ms(const std::vector<double>& seconds, int64_t batch) {
   std::vector<double> ms;
@@ -180,6 +215,16 @@ double CaseResult::training_gflops_per_s() const {
   return training_ms.median > 0 ? 3.0 * gflops_per_example / (training_ms.median / 1e3) : 0;
 }
 
+int64_t mem_available_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  int64_t kb = 0;
+  std::string unit;
+  while (meminfo >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 8LL << 30;
+}
+
 std::string cpu_model_name() {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line;
@@ -195,6 +240,7 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
                       const BenchOptions& options) {
   if (cases.empty()) fail("smx bench: no configs to measure; pass --config a,b,c");
   if (options.batch < 1) fail("smx bench: --batch must be >= 1 (got {})", options.batch);
+  const at::Device device = parse_bench_device(options.device);
   const auto start = Clock::now();
   BenchReport report;
   report.title = title;
@@ -203,12 +249,13 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
   report.cores = static_cast<int>(std::thread::hardware_concurrency());
   report.threads = configure_threads(options.threads);
   report.options.threads = report.threads;
-  if (options.caching_allocator) enable_caching_cpu_allocator();
+  if (options.caching_allocator && device.is_cpu()) enable_caching_cpu_allocator();
 
   std::vector<Slot> slots(cases.size());
   int64_t state_bytes = 0;
-  const int64_t budget = options.memory_budget_bytes > 0 ? options.memory_budget_bytes
-                                                         : mem_available_bytes() * 6 / 10;
+  const int64_t budget = options.memory_budget_bytes > 0
+                             ? options.memory_budget_bytes
+                             : mem_available_bytes() * 6 / 10 / std::max(1, options.processes);
   for (size_t i = 0; i < cases.size(); ++i) {
     Slot& s = slots[i];
     s.spec = cases[i];
@@ -240,6 +287,7 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
       runner.log(fmt::format("building {} ({})", slots[i].spec.label, slots[i].spec.config.name));
       runner.build(slots[i], i);
       runner.measure({&slots[i]});
+      if (options.after_case) options.after_case(i);
       slots[i].optimizer.reset();
       slots[i].model.reset();
     }

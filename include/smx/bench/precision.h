@@ -18,18 +18,19 @@ at::ScalarType scalar_type(Precision precision);
 // True when this CPU has native bf16 dot products (AVX512-BF16), which oneDNN's bf16 GEMM uses.
 bool cpu_has_avx512_bf16();
 
-// RAII: enables CPU autocast to bf16 for kBf16 (no-op for kFp32). The weight-cast cache lives
-// until clear_cast_cache(): keep it across eval forwards (weights do not change: this is serving
-// with bf16 weights), clear it after every optimizer step.
+// RAII: enables autocast to bf16 on `device` (CPU or CUDA) for kBf16 (no-op for kFp32). The
+// weight-cast cache lives until clear_cast_cache(): keep it across eval forwards (weights do not
+// change: this is serving with bf16 weights), clear it after every optimizer step.
 class PrecisionScope {
  public:
-  explicit PrecisionScope(Precision precision);
+  explicit PrecisionScope(Precision precision, c10::DeviceType device = c10::DeviceType::CPU);
   ~PrecisionScope();
   PrecisionScope(const PrecisionScope&) = delete;
   PrecisionScope& operator=(const PrecisionScope&) = delete;
 
  private:
   bool enabled_ = false;
+  c10::DeviceType device_ = c10::DeviceType::CPU;
   bool was_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kBFloat16;
 };

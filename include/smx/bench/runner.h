@@ -32,11 +32,12 @@ struct BenchCase {
 };
 
 struct BenchOptions {
+  std::string device = "cpu";  // "cpu", "cuda", "cuda:N": models, batches and autocast there
   int64_t seq_len = 512;
   int64_t batch = 8;
   Precision precision = Precision::kFp32;
   int threads = 0;  // 0 = every core
-  int repeats = 3;
+  int repeats = 5;  // the CLI's default too (bench/README.md: why 5)
   int warmup = 1;
   bool inference = true;
   bool training = true;
@@ -47,6 +48,14 @@ struct BenchOptions {
   int64_t memory_budget_bytes = 0;
   bool profile = false;  // after the repeats, one more step of each case under the op profiler
   std::function<void(const std::string&)> progress;  // one line per phase; may be empty
+  // Processes sharing the memory budget (2 with the PyTorch peer, which holds the same models).
+  int processes = 1;
+  // Called right after every smx step (warm-up included) of case `case_index` (into the case
+  // list) with its wall seconds: `smx bench --peer` runs the peer's step of the same case there,
+  // so each smx-vs-peer ratio compares neighbouring measurements. May be empty.
+  std::function<void(size_t case_index, bool training, bool timed, double seconds)> after_step;
+  // Called when a case is done and its model dropped (cases one after another); may be empty.
+  std::function<void(size_t case_index)> after_case;
 };
 
 struct CaseResult {
@@ -90,6 +99,10 @@ BenchReport run_bench(const std::string& title, const std::vector<BenchCase>& ca
 std::string format_report(const BenchReport& report);
 nlohmann::json to_json(const BenchReport& report);
 
-std::string cpu_model_name();  // "model name" of /proc/cpuinfo
+// --device text -> at::Device; an error unless cpu, or cuda with a GPU this LibTorch can use.
+at::Device parse_bench_device(const std::string& text);
+
+std::string cpu_model_name();   // "model name" of /proc/cpuinfo
+int64_t mem_available_bytes();  // MemAvailable of /proc/meminfo
 
 }  // namespace smx::bench
