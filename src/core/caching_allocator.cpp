@@ -3,12 +3,15 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
 #include <unordered_map>
 
 #include <c10/core/CPUAllocator.h>
+
+#include "smx/core/torch_compat.h"
 
 namespace smx {
 namespace {
@@ -23,7 +26,7 @@ void* aligned(size_t size) {
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
-  at::DataPtr allocate(size_t nbytes) const override {
+  at::DataPtr allocate(size_t nbytes) SMX_ALLOCATOR_ALLOCATE_CONST override {
     if (nbytes < kMinCached) {  // not cached: the deleter finds no live_ entry and frees it
       void* data = aligned(nbytes == 0 ? 1 : nbytes);
       if (data == nullptr) throw std::bad_alloc();
@@ -56,6 +59,11 @@ class CachingCpuAllocator final : public c10::Allocator {
       live_[data] = size;
     }
     return {data, data, &CachingCpuAllocator::deleter, at::Device(at::DeviceType::CPU)};
+  }
+
+  // Allocator::clone's copy (pure virtual since LibTorch 2.3; an unused member before).
+  void copy_data(void* dest, const void* src, std::size_t count) const {
+    std::memcpy(dest, src, count);
   }
 
   // oneDNN scratch buffers use raw_allocate/raw_deallocate: every block's context is its pointer.

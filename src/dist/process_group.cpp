@@ -102,7 +102,11 @@ std::shared_ptr<ProcessGroup> ProcessGroup::create(const Environment& env,
     if (nccl) {
 #ifdef USE_C10D_NCCL
       // Without async error handling NCCL collectives never time out; PyTorch sets the same.
+#if SMX_TORCH_AT_LEAST(2, 2)
+      setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1", 0);  // the old name is deprecated since 2.2
+#else
       setenv("NCCL_ASYNC_ERROR_HANDLING", "1", 0);
+#endif
       auto o = ::c10d::ProcessGroupNCCL::Options::create();
       o->timeout = to_ms(options.timeout_s);
       pg->group_ = c10::make_intrusive<::c10d::ProcessGroupNCCL>(prefixed, rank, size, o);

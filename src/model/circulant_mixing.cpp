@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "smx/core/torch_compat.h"
 #include "smx/model/dense.h"
 
 namespace smx::model {
@@ -31,7 +32,7 @@ at::Tensor CirculantMixing::forward(const MixingInput& input) {
   const at::Tensor spectrum = torch::fft::fft(sequence_kernel).unsqueeze(1) *
                               torch::fft::fft(hidden_kernel).unsqueeze(0);  // [N_max, D]
   const at::Tensor y =
-      torch::fft::ifft2(torch::fft::fft2(x, size, dims) * spectrum, c10::nullopt, dims);
+      torch::fft::ifft2(torch::fft::fft2(x, size, dims) * spectrum, compat::nullopt, dims);
   return at::real(y).narrow(1, 0, N).contiguous();
 }
 

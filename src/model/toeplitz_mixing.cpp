@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "smx/core/torch_compat.h"
 #include "smx/model/dense.h"
 
 namespace smx::model {
@@ -43,7 +44,7 @@ at::Tensor ToeplitzMixing::forward(const MixingInput& input) {
   const at::Tensor spectrum = torch::fft::fft(embedding_circulant(sequence_kernel)).unsqueeze(1) *
                               torch::fft::fft(embedding_circulant(hidden_kernel)).unsqueeze(0);
   const at::Tensor y =
-      torch::fft::ifft2(torch::fft::fft2(x, size, dims) * spectrum, c10::nullopt, dims);
+      torch::fft::ifft2(torch::fft::fft2(x, size, dims) * spectrum, compat::nullopt, dims);
   return at::real(y).narrow(1, 0, N).narrow(2, 0, D).contiguous();
 }
 

@@ -1,10 +1,10 @@
 // AutocastScope: bf16 autocast inside the scope (a matmul of fp32 inputs comes out bf16), fp32
 // outside it and after it, and nothing at all when disabled.
-#include <ATen/autocast_mode.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
 #include "smx/core/autocast.h"
+#include "smx/core/torch_compat.h"
 
 namespace smx {
 namespace {
@@ -18,10 +18,10 @@ TEST(AutocastScopeTest, Bf16InsideFp32Outside) {
   EXPECT_EQ(matmul_dtype(), at::kFloat);
   {
     AutocastScope scope(true, cpu);
-    EXPECT_TRUE(at::autocast::is_cpu_enabled());
+    EXPECT_TRUE(compat::autocast_enabled(at::kCPU));
     EXPECT_EQ(matmul_dtype(), at::kBFloat16);
   }
-  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_FALSE(compat::autocast_enabled(at::kCPU));
   EXPECT_EQ(matmul_dtype(), at::kFloat);
 }
 
@@ -29,10 +29,10 @@ TEST(AutocastScopeTest, DisabledScopeChangesNothing) {
   const at::Device cpu(at::kCPU);
   {
     AutocastScope scope(false, cpu);
-    EXPECT_FALSE(at::autocast::is_cpu_enabled());
+    EXPECT_FALSE(compat::autocast_enabled(at::kCPU));
     EXPECT_EQ(matmul_dtype(), at::kFloat);
   }
-  EXPECT_FALSE(at::autocast::is_cpu_enabled());
+  EXPECT_FALSE(compat::autocast_enabled(at::kCPU));
 }
 
 }  // namespace

@@ -3,8 +3,25 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+
+#include <torch/cuda.h>
 
 namespace smx::testing {
+
+at::Device test_device() {
+  const char* env = std::getenv("SMX_TEST_DEVICE");
+  const std::string text = env != nullptr && *env != '\0' ? env : "cpu";
+  at::Device device(at::kCPU);
+  try {
+    device = at::Device(text);
+  } catch (const std::exception&) {
+    fail("SMX_TEST_DEVICE='{}' is not a device; use cpu, cuda or cuda:N", text);
+  }
+  if (device.is_cuda() && !torch::cuda::is_available())
+    fail("SMX_TEST_DEVICE={}: this LibTorch has no CUDA or sees no GPU", text);
+  return device;
+}
 
 ModelConfig tiny_config(const std::string& arch, Padding padding) {
   ModelConfig c;

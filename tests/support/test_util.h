@@ -18,6 +18,10 @@ ModelConfig tiny_config(const std::string& arch = "linear", Padding padding = Pa
 // Every architecture: attention-only BERT and each mixing kind.
 const std::vector<std::string>& all_archs();
 
+// Where device-aware tests run: $SMX_TEST_DEVICE ("cpu" when unset, "cuda", "cuda:1", ...;
+// scripts/device_check sets cuda). A device this LibTorch cannot use fails the test that asks.
+at::Device test_device();
+
 // max |a - b|, printed llm.c-style with a label so failures show how far off they were.
 double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 // max |a - b| of two equally long vectors; 1e30 when their lengths differ.

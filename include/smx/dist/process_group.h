@@ -15,10 +15,10 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/intrusive_ptr.h>
 
+#include "smx/core/torch_compat.h"
 #include "smx/dist/environment.h"
 
 namespace c10d {
-class ProcessGroup;
 class Store;
 }  // namespace c10d
 
@@ -72,7 +72,7 @@ class ProcessGroup {
   std::string backend_name_;
   at::Device device_{at::kCPU};
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  c10::intrusive_ptr<compat::C10dBackend> group_;  // Gloo or NCCL
 };
 
 // The job-wide group, as torch.distributed's default group: set by init_from_environment(),
