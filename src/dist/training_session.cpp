@@ -9,6 +9,7 @@
 #include "smx/core/json.h"
 #include "smx/dist/expert_parallel.h"
 #include "smx/dist/gradient_sync.h"
+#include "smx/model/dense.h"
 #include "smx/model/model_weights.h"
 
 namespace smx::dist {
@@ -112,6 +113,14 @@ void TrainingSession::prepare_model(model::SparseMixer& model, uint64_t seed) {
     at::Generator generator = at::detail::getDefaultCPUGenerator();
     generator.set_state(rank_rng_state(seed, rank(), 0));
   }
+}
+
+std::shared_ptr<model::SparseMixer> TrainingSession::make_model(const ModelConfig& config,
+                                                                uint64_t seed,
+                                                                bool weights_follow) {
+  if (!weights_follow) return model::make_sparse_mixer(config, seed);
+  model::SkipParameterInit overwritten_by_load_weights;
+  return model::make_sparse_mixer(config, seed);
 }
 
 void TrainingSession::load_weights(model::SparseMixer& model, const std::string& path) const {

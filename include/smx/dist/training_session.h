@@ -5,6 +5,7 @@
 //   TrainingSession dist(options.dist);              // the default group, if any
 //   device = dist.device(device);                    // cuda -> cuda:LOCAL_RANK
 //   stream options -> dist.train_stream(...)          // sharding (dist_options.h)
+//   model = TrainingSession::make_model(config, seed, resume)  // no random init when resuming
 //   model built -> dist.prepare_model(model)         // rank 0's weights; expert blocks under EP
 //   (resume: dist.load_weights, dist.restore(contents))
 //   per micro-batch: batch = dist.local_batch(...); total = dist.global_loss(...); backward
@@ -16,6 +17,7 @@
 // Only rank 0 writes files; every rank must make the same sequence of calls.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +57,13 @@ class TrainingSession {
   std::optional<PretrainingBatch> local_batch(std::optional<PretrainingBatch> batch) const;
 
   // ---- model and gradients ----
+  // The model a training loop builds, seeded with `seed`. With `weights_follow` (a resume:
+  // load_weights overwrites every parameter next) it is built without the random initialisation
+  // (model::SkipParameterInit), as a model folder is loaded: Base-size models build in a fraction
+  // of the time. prepare_model then broadcasts rank 0's uninitialised tensors, which the load
+  // replaces on every rank.
+  static std::shared_ptr<model::SparseMixer> make_model(const ModelConfig& config, uint64_t seed,
+                                                        bool weights_follow);
   // Rank 0's weights on every rank, then (expert parallel) each rank keeps its expert blocks.
   // Call once the weights are final, before building the optimizer. Also gives each rank its own
   // dropout stream (seeded from `seed` and the rank).

@@ -1,9 +1,15 @@
 // The Sparse Mixer / BERT encoder: embeddings, L blocks and the pooler (docs/design.md §1, §3).
 #pragma once
 
+#include <memory>
 #include <vector>
 
+#include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+
 #include "smx/config/model_config.h"
+#include "smx/model/dense.h"
 #include "smx/model/embedder.h"
 #include "smx/model/encoder_block.h"
 
