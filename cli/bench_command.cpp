@@ -16,6 +16,7 @@
 #include "smx/bench/gemm_peak.h"
 #include "smx/bench/peer.h"
 #include "smx/bench/runner.h"
+#include "smx/bench/serving.h"
 #include "smx/core/error.h"
 
 namespace smx::cli {
@@ -42,7 +43,32 @@ struct BenchCliOptions {
   bool active_wait = false;
   bool no_cache = false;
   bool profile = false;
+  bool serving = false, serving_ablation = false;
+  std::vector<int64_t> lengths, batches;  // --serving: empty = its defaults
 };
+
+// `smx bench --serving`: small requests (bench/serving.h).
+void run_serving(const BenchCliOptions& o, CLI::App* cmd) {
+  bench::ServingOptions options;
+  if (o.quick) options = bench::quick_serving_options(options);
+  if (!o.configs.empty()) options.configs = o.configs;
+  options.overrides = o.overrides;
+  if (!o.lengths.empty()) options.lengths = o.lengths;
+  if (!o.batches.empty()) options.batches = o.batches;
+  if (cmd->count("--dtype") > 0) options.precisions = {bench::parse_precision(o.dtype)};
+  if (cmd->count("--repeats") > 0) options.repeats = o.repeats;
+  options.warmup = o.warmup;
+  options.threads = o.threads;
+  options.ablation = o.serving_ablation;
+  options.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
+  const bench::ServingReport report = bench::run_serving_bench(options);
+  std::fputs(bench::format_serving_report(report).c_str(), stdout);
+  if (!o.json.empty()) {
+    std::ofstream out(o.json);
+    if (!out) fail("--json: cannot write {}; check the directory exists and is writable", o.json);
+    out << bench::to_json(report).dump(2) << "\n";
+  }
+}
 
 // libgomp reads OMP_WAIT_POLICY once, when it is loaded, so the passive policy needs a re-exec.
 void reexec_with_passive_wait() {
@@ -60,6 +86,7 @@ void reexec_with_passive_wait() {
 }
 
 void run(const BenchCliOptions& o, CLI::App* cmd) {
+  if (o.serving) return run_serving(o, cmd);
   bench::BenchOptions options;
   options.seq_len = o.seq_len;
   options.batch = o.quick && cmd->count("--batch") == 0 ? 2 : o.batch;
@@ -152,6 +179,16 @@ void register_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--peer-script", o->peer_script,
                   "Peer script (default bench/peers/torch_peer.py)");
+  cmd->add_flag("--serving", o->serving,
+                "Small requests instead of Table 8: batch-1 latency and batch 8/32 throughput of "
+                "8/32/128-token inputs, fp32 and bf16, beside the memory-traffic floor");
+  cmd->add_flag("--serving-ablation", o->serving_ablation,
+                "With --serving: also the before/after rows (autocast vs bf16 weights, "
+                "eval_min_expert_capacity, skipping empty experts)");
+  cmd->add_option("--lengths", o->lengths, "With --serving: input lengths (default 8,32,128)")
+      ->delimiter(',');
+  cmd->add_option("--batches", o->batches, "With --serving: batch sizes (default 1,8,32)")
+      ->delimiter(',');
   cmd->add_option("--json", o->json, "Also write the report as JSON to this file");
   cmd->add_flag("--active-wait", o->active_wait,
                 "Keep OpenMP's default (spinning) wait policy instead of re-running with "

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "smx/core/error.h"
 #include "smx/io/output_file.h"
+#include "smx/model/moe_layer.h"
 #include "smx/serve/inference.h"
 #include "smx/serve/json_output.h"
 #include "smx/serve/jsonl_stream.h"
@@ -28,6 +29,7 @@ struct InferOptions {
   size_t window = 1024;
   bool skip_bad = false;
   bool allow_nonfinite = false;
+  int64_t eval_min_expert_capacity = -1;  // -1: the config's
 };
 
 void run_inference(Mode mode, const InferOptions& o) {
@@ -36,6 +38,8 @@ void run_inference(Mode mode, const InferOptions& o) {
   bundle_options.tokenizer = o.tokenizer;
   bundle_options.allow_nonfinite = o.allow_nonfinite;
   const auto bundle = serve::ModelBundle::load(o.model, bundle_options);
+  if (o.eval_min_expert_capacity >= 0)  // docs/design.md §2.1: tiny inputs
+    model::set_eval_min_expert_capacity(bundle->model(), o.eval_min_expert_capacity);
   if (mode != Mode::kEmbed && !bundle->task())
     fail(
         "'{}' has no task.json (a pre-trained encoder); classify and score need a fine-tuned "
@@ -87,9 +91,10 @@ void run_inference(Mode mode, const InferOptions& o) {
           for (size_t k = 0; k < batch.size(); ++k) {
             // A NaN score must never become a label or a "null" in the output file.
             if (!results[k].finite())
-              fail("{} line {}: the model's output is non-finite (NaN or Inf); its weights are "
-                   "broken (see --allow-nonfinite); nothing was written",
-                   source, records[batch[k]].line);
+              fail(
+                  "{} line {}: the model's output is non-finite (NaN or Inf); its weights are "
+                  "broken (see --allow-nonfinite); nothing was written",
+                  source, records[batch[k]].line);
             outputs[batch[k]] = std::move(results[k]);
           }
         }
@@ -150,6 +155,10 @@ void register_mode(CLI::App& app, Mode mode, const char* name, const char* descr
   cmd->add_flag("--skip-bad", o->skip_bad,
                 "Write {\"line\": n, \"error\": ...} for a bad line and go on (default: stop)");
   cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (overrides the config's)");
+  cmd->add_option("--eval-min-expert-capacity", o->eval_min_expert_capacity,
+                  "Minimum expert slots per routing group at inference (default: the config's "
+                  "eval_min_expert_capacity, else min_expert_capacity); 1 suits short inputs "
+                  "(docs/design.md §2.1)");
   cmd->add_flag("--allow-nonfinite", o->allow_nonfinite,
                 "Load weights that hold NaN or Inf (refused by default); non-finite outputs are "
                 "still errors");

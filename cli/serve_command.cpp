@@ -16,6 +16,7 @@
 #include "signals.h"
 #include "smx/core/error.h"
 #include "smx/io/text_file.h"
+#include "smx/model/moe_layer.h"
 #include "smx/serve/server.h"
 
 namespace smx::cli {
@@ -24,7 +25,6 @@ namespace {
 void check_port(int port) {
   if (port < 0 || port > 65535) fail("--port {} is outside 1-65535 (0 picks a free port)", port);
 }
-
 
 }  // namespace
 
@@ -37,6 +37,7 @@ void register_serve_command(CLI::App& app) {
     int64_t max_wait_ms = 2;
     bool always_wait = false;
     bool allow_nonfinite = false;
+    int64_t eval_min_expert_capacity = -1;  // -1: the config's
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("serve", "HTTP inference server with dynamic batching");
@@ -47,6 +48,10 @@ void register_serve_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--port-file", o->port_file, "Write the port to this file once listening");
   cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (overrides the config's)");
+  cmd->add_option("--eval-min-expert-capacity", o->eval_min_expert_capacity,
+                  "Minimum expert slots per routing group at inference (default: the config's "
+                  "eval_min_expert_capacity, else min_expert_capacity); 1 suits short inputs "
+                  "(docs/design.md §2.1)");
   cmd->add_flag("--allow-nonfinite", o->allow_nonfinite,
                 "Load weights that hold NaN or Inf (refused by default); NaN/Inf outputs are "
                 "still answered 500");
@@ -136,6 +141,8 @@ void register_serve_command(CLI::App& app) {
     bundle_options.tokenizer = o->tokenizer;
     bundle_options.allow_nonfinite = o->allow_nonfinite;
     const auto bundle = serve::ModelBundle::load(o->model, bundle_options);
+    if (o->eval_min_expert_capacity >= 0)  // docs/design.md §2.1: tiny inputs
+      model::set_eval_min_expert_capacity(bundle->model(), o->eval_min_expert_capacity);
     if (!bundle->batch_invariant())
       std::fprintf(stderr,
                    "smx serve: warning: outputs depend on which requests share a batch: %s. Use "

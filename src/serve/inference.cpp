@@ -9,6 +9,7 @@
 #include "smx/core/autocast.h"
 #include "smx/core/error.h"
 #include "smx/data/batch_padding.h"
+#include "smx/model/serving_weights.h"
 
 namespace smx::serve {
 namespace {
@@ -49,7 +50,18 @@ OutputKind output_kind(Pooling pooling) {
 }
 
 InferenceEngine::InferenceEngine(std::shared_ptr<const ModelBundle> bundle, Precision precision)
-    : bundle_(std::move(bundle)), precision_(precision) {}
+    : bundle_(std::move(bundle)), precision_(precision) {
+  // bf16 serving holds the GEMM weights in bf16 once (model/serving_weights.h, identical outputs)
+  // instead of autocast casting fp32 weights again on every call.
+  model::SparseMixer& m = bundle_->model();
+  if (precision_ == Precision::kBf16) {
+    model::hold_gemm_weights_in(m, at::kBFloat16);
+  } else {
+    for (const auto& p : m.parameters())
+      if (p.scalar_type() != at::kFloat)
+        fail("this model's weights were converted for bf16 serving; run it with --dtype bf16");
+  }
+}
 
 int64_t InferenceEngine::batch_cost(int64_t count, int64_t longest) const {
   return count * bundle_->config().padded_length(std::max<int64_t>(longest, 1));
