@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "smx/core/error.h"
+#include "smx/import/hf_importer.h"
 #include "smx/import/importer.h"
 
 namespace smx::cli {
@@ -42,6 +43,22 @@ void register_import_command(CLI::App& app) {
     if (o->out_dir.empty()) fail("smx import sparse-mixers: --out DIR is required");
     importer::import_sparse_mixers(*o, std::cout);
   });
+
+  auto h = std::make_shared<importer::HfImportOptions>();
+  CLI::App* hf = cmd->add_subcommand(
+      "hf",
+      "A Hugging Face BERT or FNet model folder (config.json + model.safetensors, sharded "
+      "safetensors or pytorch_model.bin; vocab.txt / tokenizer.json / spiece.model) -> an smx "
+      "model folder; *ForSequenceClassification becomes a fine-tuned one");
+  hf->add_option("source", h->source, "Hugging Face model folder")->required();
+  hf->add_option("--out,-o", h->out_dir, "Model folder to create (must not exist)")->required();
+  hf->add_option("--max-seq-len", h->max_seq_len,
+                 "Longest input smx runs (default: max_position_embeddings; FNet batches are "
+                 "padded to it)");
+  hf->add_option("--padding", h->padding,
+                 "\"masked\" or \"reference\" (default: masked for BERT, reference for FNet; "
+                 "docs/importing.md)");
+  hf->callback([h] { importer::import_hf(*h, std::cout); });
 }
 
 }  // namespace smx::cli

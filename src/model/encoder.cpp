@@ -24,6 +24,16 @@ void Encoder::check_inputs(const at::Tensor& ids, const at::Tensor& types) const
   if (N < 1 || N > config_.max_seq_len)
     fail("encoder input: sequence length {} is outside [1, max_seq_len = {}]", N,
          config_.max_seq_len);
+  // Out-of-range ids would fail deep inside an embedding lookup; say which table instead.
+  if (types.numel() > 0) {
+    const auto [type_min, type_max] = at::aminmax(types);
+    const int64_t lo = type_min.item<int64_t>(), hi = type_max.item<int64_t>();
+    if (lo < 0 || hi >= config_.type_vocab_size)
+      fail(
+          "encoder input: type ids span [{}, {}] but the model has type_vocab_size = {} (an "
+          "input of more segments than the model has types; imported BERT models have 2)",
+          lo, hi, config_.type_vocab_size);
+  }
   const bool position_free = config_.is_bert() && config_.num_moe_layers == 0;
   if (config_.padding == Padding::kReference && !position_free && N != config_.max_seq_len)
     fail(
