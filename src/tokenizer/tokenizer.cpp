@@ -9,6 +9,7 @@
 #include "smx/core/utf8.h"
 #include "smx/io/output_file.h"
 #include "smx/io/text_file.h"
+#include "smx/tokenizer/hf_sentencepiece.h"
 #include "smx/tokenizer/wordpiece.h"
 #include "smx/tokenizer/wordpiece_files.h"
 #include "tokenizer/sentencepiece_backend.h"
@@ -144,6 +145,19 @@ Tokenizer Tokenizer::load(const std::string& given_path) {
   tok.unk_id_ = sp.unk_id();
   tok.bos_id_ = sp.bos_id();
   tok.eos_id_ = sp.eos_id();
+  if (auto hf = find_hf_sentencepiece_config(path)) {
+    tok.hf_text_ = std::make_unique<HfSentencePieceConfig>(std::move(*hf));
+    const HfSentencePieceConfig& c = *tok.hf_text_;
+    // The model may define no pad id of its own: the named pad piece is then the pad.
+    if (tok.pad_id_ < 0) tok.pad_id_ = tok.piece_to_id(c.pad);
+    tok.cls_id_ = special_piece_id(sp, c.cls.c_str(), path);
+    tok.sep_id_ = special_piece_id(sp, c.sep.c_str(), path);
+    tok.mask_id_ = special_piece_id(sp, c.mask.c_str(), path);
+    if (tok.pad_id_ < 0)
+      fail("tokenizer {}: the model defines no pad id and has no piece '{}' (pad_token)", path,
+           c.pad);
+    return tok;
+  }
   if (tok.pad_id_ < 0) {
     fail(
         "tokenizer {}: the model defines no pad id; train it with pad_id=0 "
@@ -226,6 +240,12 @@ void Tokenizer::train(const TokenizerTrainOptions& options) {
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
   if (wordpiece_) return wordpiece_->encode(text);
+  if (hf_text_) {
+    std::vector<int32_t> ids;
+    // SentencePiece's PieceToId answers the unknown id for a piece outside the vocabulary.
+    for (const auto& piece : encode_pieces(text)) ids.push_back(backend_->piece_to_id(piece));
+    return ids;
+  }
   std::vector<int> ids;
   const auto error = backend_->encode(text, &ids);
   if (!error.empty()) fail("tokenizer {}: encoding failed: {}", path_, error);
@@ -234,10 +254,26 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text) const {
 
 std::vector<std::string> Tokenizer::encode_pieces(std::string_view text) const {
   if (wordpiece_) return wordpiece_->encode_pieces(text);
-  std::vector<std::string> pieces;
-  const auto error = backend_->encode_pieces(text, &pieces);
-  if (!error.empty()) fail("tokenizer {}: encoding failed: {}", path_, error);
-  return pieces;
+  const auto sp_pieces = [this](std::string_view part) {
+    std::vector<std::string> pieces;
+    const auto error = backend_->encode_pieces(part, &pieces);
+    if (!error.empty()) fail("tokenizer {}: encoding failed: {}", path_, error);
+    return pieces;
+  };
+  if (!hf_text_) return sp_pieces(text);
+  const HfSentencePieceConfig& c = *hf_text_;
+  std::vector<std::string> out;
+  for (const auto& part : hf_split_special_tokens(text, {c.unk, c.pad, c.cls, c.sep, c.mask})) {
+    if (part.special) {
+      out.push_back(part.text);
+      continue;
+    }
+    const auto pieces =
+        hf_split_digit_commas(sp_pieces(hf_preprocess_text(part.text, c)),
+                              [&](const std::string& body) { return sp_pieces(body); });
+    out.insert(out.end(), pieces.begin(), pieces.end());
+  }
+  return out;
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {

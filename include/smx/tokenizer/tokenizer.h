@@ -10,6 +10,11 @@
 // WordPiece (Hugging Face BERT's vocab.txt or tokenizer.json, include/smx/tokenizer/wordpiece.h)
 // needs the pieces [PAD], [UNK], [CLS], [SEP] and [MASK] (or the names tokenizer_config.json
 // gives); it has no bos/eos (-1).
+//
+// A SentencePiece model from a Hugging Face folder (FNet's or ALBERT's spiece.model) gets their
+// text handling (include/smx/tokenizer/hf_sentencepiece.h): special tokens cut out of the raw
+// text, whitespace, quote, accent and case preprocessing, the "<digits>," split; its special
+// tokens are named by the tokenizer_config.json beside it ([CLS], [SEP], [MASK], <pad>, <unk>).
 #pragma once
 
 #include <cstdint>
@@ -25,6 +30,7 @@ class SentencePieceBackend;
 namespace smx {
 
 class WordPiece;
+struct HfSentencePieceConfig;
 
 struct TokenizerTrainOptions {
   std::vector<std::string> input_files;  // plain text, one sentence per line
@@ -71,6 +77,10 @@ class Tokenizer {
   int32_t piece_to_id(const std::string& piece) const;  // -1 if the vocabulary has no such piece
 
   Kind kind() const { return wordpiece_ ? Kind::kWordPiece : Kind::kSentencePiece; }
+  // The Hugging Face preprocessing of a SentencePiece model, or null (smx-trained, WordPiece).
+  const HfSentencePieceConfig* hf_sentencepiece() const { return hf_text_.get(); }
+  // The WordPiece model (its vocabulary and normaliser settings), or null for SentencePiece.
+  const WordPiece* wordpiece() const { return wordpiece_.get(); }
 
   int32_t vocab_size() const { return vocab_size_; }
   int32_t pad_id() const { return pad_id_; }
@@ -87,6 +97,7 @@ class Tokenizer {
 
   std::unique_ptr<detail::SentencePieceBackend> backend_;  // SentencePiece, behind a module
   std::unique_ptr<WordPiece> wordpiece_;                   // set instead of backend_ for BERT
+  std::unique_ptr<HfSentencePieceConfig> hf_text_;         // with backend_, for HF folders
   std::string path_;
   int32_t vocab_size_ = 0;
   int32_t pad_id_ = -1, unk_id_ = -1, bos_id_ = -1, eos_id_ = -1;
