@@ -23,13 +23,14 @@ namespace {
 enum class Mode { kEmbed, kClassify, kScore };
 
 struct InferOptions {
-  std::string model, tokenizer, input, output, dtype = "fp32", pooling = "cls";
+  std::string model, tokenizer, input, output, dtype = "fp32", pooling;  // "": the folder's
   int threads = 0;
   int64_t max_batch_tokens = 8192, max_batch_size = 64, max_tokens = 0;
   size_t window = 1024;
   bool skip_bad = false;
   bool allow_nonfinite = false;
-  int64_t eval_min_expert_capacity = -1;  // -1: the config's
+  int64_t eval_min_expert_capacity = -1;         // -1: the config's
+  bool normalize = false, no_normalize = false;  // neither: the folder's default
 };
 
 void run_inference(Mode mode, const InferOptions& o) {
@@ -53,8 +54,13 @@ void run_inference(Mode mode, const InferOptions& o) {
                  "smx: warning: outputs depend on batch composition: %s. Pass --max-batch-size 1 "
                  "for one-at-a-time results (docs/serving.md).\n",
                  bundle->batch_variance_reason().c_str());
-  const auto pooling = serve::parse_pooling(o.pooling);
-  if (!pooling) fail("--pooling must be cls, mean or tokens, not '{}'", o.pooling);
+  const auto pooling = o.pooling.empty() ? std::optional(bundle->default_pooling())
+                                         : serve::parse_pooling(o.pooling);
+  if (!pooling)
+    fail("--pooling must be cls, cls_token, mean, max, last or tokens, not '{}'", o.pooling);
+  if (o.normalize && o.no_normalize) fail("pass --normalize or --no-normalize, not both");
+  const bool normalize = *pooling != serve::Pooling::kTokens && !o.no_normalize &&
+                         (o.normalize || bundle->default_normalize());
   if (o.window < 1 || o.max_batch_size < 1 || o.max_batch_tokens < 1)
     fail("--window, --max-batch-size and --max-batch-tokens must be at least 1");
   const serve::OutputKind kind =
@@ -103,6 +109,7 @@ void run_inference(Mode mode, const InferOptions& o) {
           std::string line = "{" + serve::record_key_fields(records[i]) + ",";
           if (mode == Mode::kEmbed) {
             line += "\"embedding\":";
+            if (normalize) serve::l2_normalize(outputs[i].values);
             serve::append_json_floats(line, outputs[i], *pooling == serve::Pooling::kTokens);
           } else if (mode == Mode::kClassify) {
             line += serve::prediction_fields(outputs[i], *bundle);
@@ -132,11 +139,15 @@ void register_mode(CLI::App& app, Mode mode, const char* name, const char* descr
                   "JSONL input, one {\"id\": ..., \"text\": ..., \"text_pair\": ...} per line "
                   "(default: stdin)");
   cmd->add_option("--output,-o", o->output, "JSONL output (default: stdout)");
-  if (mode == Mode::kEmbed)
+  if (mode == Mode::kEmbed) {
     cmd->add_option("--pooling", o->pooling,
-                    "cls (pooler output), mean (over real tokens) or tokens (every token's hidden "
-                    "state)")
-        ->capture_default_str();
+                    "cls (pooler output), cls_token ([CLS] hidden state), mean or max (over real "
+                    "tokens), last, or tokens (every token's hidden state); default: the folder's "
+                    "(embedding.json, from sentence-transformers), else cls");
+    cmd->add_flag("--normalize", o->normalize,
+                  "L2-normalise embeddings (default: the folder's, else not)");
+    cmd->add_flag("--no-normalize", o->no_normalize, "Do not L2-normalise embeddings");
+  }
   cmd->add_option("--dtype", o->dtype, "fp32 or bf16 (autocast)")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Intra-op threads (0: LibTorch's default)")
       ->capture_default_str();

@@ -61,8 +61,9 @@ void register_serve_command(CLI::App& app) {
   cmd->add_option("--served-model-name", o->server.served_model_name,
                   "Model name for /v1/embeddings, /v1/models and /info (default: the folder's)");
   cmd->add_option("--pooling", o->pooling,
-                  "cls, mean or last: default pooling of /v1/embeddings and /embed (default: the "
-                  "folder's 1_Pooling/config.json, else cls)");
+                  "cls, cls_token, mean, max or last: default pooling of /v1/embed, "
+                  "/v1/embeddings and /embed (default: the folder's embedding.json or "
+                  "sentence-transformers files, else cls)");
   cmd->add_option("--api-key", o->api_keys,
                   "Require Authorization: Bearer KEY (repeat for several keys; also SMX_API_KEY)");
   cmd->add_option("--api-key-file", o->api_key_file, "File of API keys, one per line");
@@ -133,7 +134,7 @@ void register_serve_command(CLI::App& app) {
     if (!o->pooling.empty()) {
       const auto pooling = serve::parse_pooling(o->pooling);
       if (!pooling || *pooling == serve::Pooling::kTokens)
-        fail("--pooling '{}' must be cls, mean or last", o->pooling);
+        fail("--pooling '{}' must be cls, cls_token, mean, max or last", o->pooling);
       o->server.pooling = *pooling;
     }
     if (o->threads > 0) torch::set_num_threads(o->threads);

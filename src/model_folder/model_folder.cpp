@@ -118,7 +118,20 @@ ModelFolder ModelFolder::open(const std::string& dir, const std::string& tokeniz
       fail("{}: max_seq_len {} exceeds the model's {}", task_path, f.task_->max_seq_len,
            f.config_.max_seq_len);
   }
+  const std::string embedding_path = dir + "/embedding.json";
+  f.embedding_ =
+      fs::exists(embedding_path, ec)
+          ? std::optional(parse_embedding_defaults(
+                parse_json(io::read_text_file(embedding_path), embedding_path), embedding_path))
+          : read_sentence_transformers_modules(dir);
   return f;
+}
+
+void ModelFolder::write_embedding_defaults(const std::string& dir,
+                                           const EmbeddingDefaults& defaults) {
+  if (!is_embedding_pooling(defaults.pooling))
+    fail("embedding defaults for '{}': unknown pooling '{}'", dir, defaults.pooling);
+  io::write_file_atomically(dir + "/embedding.json", to_json(defaults).dump(2) + "\n");
 }
 
 void ModelFolder::write(const std::string& dir, const model::SparseMixer& model,

@@ -45,6 +45,10 @@ OutputKind output_kind(Pooling pooling) {
       return OutputKind::kTokens;
     case Pooling::kLast:
       return OutputKind::kLast;
+    case Pooling::kClsToken:
+      return OutputKind::kClsToken;
+    case Pooling::kMax:
+      return OutputKind::kMax;
   }
   return OutputKind::kCls;
 }
@@ -118,6 +122,12 @@ std::vector<ExampleOutput> InferenceEngine::run(const std::vector<BatchRequest>&
         break;
       case OutputKind::kLast:
         r.values = to_floats(hidden[i][n - 1]);
+        break;
+      case OutputKind::kClsToken:
+        r.values = to_floats(hidden[i][0]);
+        break;
+      case OutputKind::kMax:
+        r.values = to_floats(std::get<0>(hidden[i].narrow(0, 0, n).max(0)));
         break;
     }
     r.cols = static_cast<int64_t>(r.values.size()) / r.rows;

@@ -21,36 +21,19 @@ std::shared_ptr<ModelBundle> ModelBundle::load(const std::string& dir,
   auto bundle =
       std::make_shared<ModelBundle>(folder.config(), std::move(tokenizer),
                                     folder.load_model({options.allow_nonfinite}), folder.task());
-  const fs::path root(dir);
-  const fs::path pooling_config = root / "1_Pooling" / "config.json";
-  if (fs::exists(pooling_config))
-    bundle->set_default_pooling(
-        parse_pooling_config(io::read_text_file(pooling_config.string()), pooling_config.string()));
+  if (const auto& embedding = folder.embedding()) {
+    // ModelFolder checked the name.
+    bundle->set_default_pooling(parse_pooling(embedding->pooling).value_or(Pooling::kCls));
+    bundle->set_default_normalize(embedding->normalize);
+  }
   bundle->folder_name_ = folder.name();
   return bundle;
 }
 
 Pooling parse_pooling_config(const std::string& text, const std::string& source) {
-  const json j = parse_json(text, source);
-  if (!j.is_object()) fail("{}: not a JSON object", source);
-  const auto on = [&](const char* key) { return j.contains(key) && j[key] == true; };
-  const int modes =
-      on("pooling_mode_cls_token") + on("pooling_mode_mean_tokens") + on("pooling_mode_lasttoken");
-  for (const char* key : {"pooling_mode_max_tokens", "pooling_mode_mean_sqrt_len_tokens",
-                          "pooling_mode_weightedmean_tokens"})
-    if (on(key))
-      fail(
-          "{}: {} is not a pooling smx computes; use cls, mean or last (pooling_mode_cls_token, "
-          "pooling_mode_mean_tokens, pooling_mode_lasttoken)",
-          source, key);
-  if (modes != 1)
-    fail(
-        "{}: set exactly one of pooling_mode_cls_token, pooling_mode_mean_tokens, "
-        "pooling_mode_lasttoken to true",
-        source);
-  if (on("pooling_mode_mean_tokens")) return Pooling::kMean;
-  if (on("pooling_mode_lasttoken")) return Pooling::kLast;
-  return Pooling::kCls;
+  const std::string name =
+      model_folder::sentence_transformers_pooling(parse_json(text, source), source);
+  return parse_pooling(name).value_or(Pooling::kCls);
 }
 
 ModelBundle::ModelBundle(ModelConfig config, std::shared_ptr<const Tokenizer> tokenizer,

@@ -12,6 +12,10 @@ std::string to_string(Pooling pooling) {
       return "tokens";
     case Pooling::kLast:
       return "last";
+    case Pooling::kClsToken:
+      return "cls_token";
+    case Pooling::kMax:
+      return "max";
   }
   return "cls";
 }
@@ -21,6 +25,8 @@ std::optional<Pooling> parse_pooling(std::string_view text) {
   if (text == "mean") return Pooling::kMean;
   if (text == "tokens") return Pooling::kTokens;
   if (text == "last") return Pooling::kLast;
+  if (text == "cls_token") return Pooling::kClsToken;
+  if (text == "max") return Pooling::kMax;
   return std::nullopt;
 }
 

@@ -83,12 +83,22 @@ ParsedRequest parse_request(std::string_view body, const Limits& limits, bool al
         return reject(400, fmt::format("'pooling' must be a string, got {}", value.type_name()));
       const auto pooling = parse_pooling(value.get_ref<const std::string&>());
       if (!pooling)
-        return reject(400, "'pooling' must be \"cls\", \"mean\", \"last\" or \"tokens\"");
+        return reject(400,
+                      "'pooling' must be \"cls\", \"cls_token\", \"mean\", \"max\", "
+                      "\"last\" or \"tokens\"");
       r.pooling = *pooling;
+      r.pooling_given = true;
+      continue;
+    }
+    if (key == "normalize" && allow_pooling) {
+      if (!value.is_boolean())
+        return reject(400,
+                      fmt::format("'normalize' must be true or false, got {}", value.type_name()));
+      r.normalize = value.get<bool>();
       continue;
     }
     return reject(400, fmt::format("unknown key '{}' (expected input or inputs{})", key,
-                                   allow_pooling ? ", pooling" : ""));
+                                   allow_pooling ? ", pooling, normalize" : ""));
   }
   const bool has_input = j.contains("input"), has_inputs = j.contains("inputs");
   if (has_input == has_inputs)

@@ -717,9 +717,14 @@ struct Server::Impl {
 
   void handle_native(const HttpRequest& req, HttpResponse& res, bool classify) {
     Announcement announcement(*batcher);
-    const ParsedRequest parsed = classify ? parse_classify_request(req.body, options.limits)
-                                          : parse_embed_request(req.body, options.limits);
+    ParsedRequest parsed = classify ? parse_classify_request(req.body, options.limits)
+                                    : parse_embed_request(req.body, options.limits);
     if (!parsed.ok()) throw ApiError{parsed.status, parsed.error, "", ""};
+    // The server's pooling (--pooling, else the folder's) and the folder's normalisation unless
+    // the request names its own.
+    if (!parsed.pooling_given) parsed.pooling = pooling;
+    const bool normalize = parsed.pooling != Pooling::kTokens &&
+                           parsed.normalize.value_or(bundle->default_normalize());
     if (classify && !bundle->task())
       throw ApiError{404,
                      "this model has no task.json (a pre-trained encoder): /v1/classify needs "
@@ -740,6 +745,9 @@ struct Server::Impl {
       body += fmt::format("{{\"index\":{},", i);
       if (classify) {
         body += prediction_fields(outputs[i], *bundle);
+      } else if (normalize) {
+        body += "\"embedding\":";
+        append_floats(body, finish_embedding(outputs[i], std::nullopt, true));
       } else {
         body += "\"embedding\":";
         append_json_floats(body, outputs[i], parsed.pooling == Pooling::kTokens);

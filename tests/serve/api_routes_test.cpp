@@ -432,7 +432,7 @@ TEST_F(ApiRoutes, PoolingComesFromTheFolderUnlessOverridden) {
   EXPECT_LE(max_abs_diff(sep, last), 1e-6);
 
   for (const auto& [text_json, needle] : std::vector<std::pair<std::string, std::string>>{
-           {R"({"pooling_mode_max_tokens": true})", "not a pooling smx computes"},
+           {R"({"pooling_mode_mean_sqrt_len_tokens": true})", "not a pooling smx computes"},
            {R"({"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": true})", "exactly one"},
            {R"({})", "exactly one"},
            {"[1]", "not a JSON object"}})

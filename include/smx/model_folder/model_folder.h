@@ -4,6 +4,8 @@
 //   config.json        the ModelConfig; its "tokenizer" names the tokenizer model
 //   model.safetensors  the weights, with the config recorded in their metadata ("smx.config")
 //   task.json          fine-tuned models only: TaskInfo plus the fine-tuning record
+//   embedding.json     optional: default pooling and normalisation
+//   (model_folder/embedding_defaults.h)
 // This is the one reader and writer of those files: the task kind is parsed once, into a type, and
 // the tokenizer is checked against the config in one place.
 #pragma once
@@ -19,6 +21,7 @@
 #include "smx/config/model_config.h"
 #include "smx/io/weights.h"
 #include "smx/model/sparse_mixer.h"
+#include "smx/model_folder/embedding_defaults.h"
 #include "smx/tasks/task_registry.h"
 #include "smx/tokenizer/tokenizer.h"
 
@@ -60,9 +63,15 @@ class ModelFolder {
                     const ModelConfig& config, const nlohmann::json& task_record = nullptr,
                     std::map<std::string, std::string> metadata = {});
 
+  // Writes embedding.json atomically into an existing folder.
+  static void write_embedding_defaults(const std::string& dir, const EmbeddingDefaults& defaults);
+
   const std::string& dir() const { return dir_; }
   const ModelConfig& config() const { return config_; }
   const std::optional<TaskInfo>& task() const { return task_; }
+  // embedding.json, else what sentence-transformers files in the folder itself declare
+  // (modules.json, 1_Pooling/config.json), else nullopt (pooler output, not normalised).
+  const std::optional<EmbeddingDefaults>& embedding() const { return embedding_; }
   std::string weights_path() const { return dir_ + "/model.safetensors"; }
   // The folder name, for what /v1/models and /info call the model.
   std::string name() const;
@@ -77,6 +86,7 @@ class ModelFolder {
   std::string dir_;
   ModelConfig config_;
   std::optional<TaskInfo> task_;
+  std::optional<EmbeddingDefaults> embedding_;
 };
 
 }  // namespace smx::model_folder

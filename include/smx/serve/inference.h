@@ -19,7 +19,7 @@ Precision parse_precision(const std::string& text);  // "fp32" | "bf16"; throws 
 std::string to_string(Precision precision);
 
 // What to compute for one input.
-enum class OutputKind { kCls, kMean, kTokens, kLogits, kLast };
+enum class OutputKind { kCls, kMean, kTokens, kLogits, kLast, kClsToken, kMax };
 OutputKind output_kind(Pooling pooling);
 
 struct ExampleOutput {

@@ -29,7 +29,7 @@ namespace smx::serve {
 using TaskInfo = model_folder::TaskInfo;
 
 struct BundleOptions {
-  std::string tokenizer;  // overrides the config's tokenizer path when non-empty
+  std::string tokenizer;         // overrides the config's tokenizer path when non-empty
   bool allow_nonfinite = false;  // load weights holding NaN/Inf (refused by default)
 };
 
@@ -73,10 +73,13 @@ class ModelBundle {
   EncodedText encode_ids(const std::vector<int64_t>& ids, int64_t max_tokens = 0,
                          bool keep_end = false) const;
 
-  // The pooling embedding routes use unless a request or --pooling says otherwise: from the
-  // folder's sentence-transformers style 1_Pooling/config.json when present, else cls.
+  // The pooling embedding routes use unless a request or --pooling says otherwise, and whether
+  // /v1/embed and `smx embed` L2-normalise unless told: the folder's embedding defaults
+  // (ModelFolder::embedding(): embedding.json or sentence-transformers files), else cls and no.
   Pooling default_pooling() const { return default_pooling_; }
   void set_default_pooling(Pooling pooling) { default_pooling_ = pooling; }
+  bool default_normalize() const { return default_normalize_; }
+  void set_default_normalize(bool normalize) { default_normalize_ = normalize; }
   // The folder's name (what /v1/models and /info call the model), "" when built in memory.
   const std::string& folder_name() const { return folder_name_; }
 
@@ -86,11 +89,13 @@ class ModelBundle {
   std::shared_ptr<model::SparseMixer> model_;
   std::optional<TaskInfo> task_;
   Pooling default_pooling_ = Pooling::kCls;
+  bool default_normalize_ = false;
   std::string folder_name_;
 };
 
-// Reads a sentence-transformers 1_Pooling/config.json ({"pooling_mode_cls_token": true, ...});
-// `source` names the file in errors. Throws smx::Error for modes smx does not compute.
+// Reads a sentence-transformers 1_Pooling/config.json ({"pooling_mode_mean_tokens": true, ...})
+// through model_folder::sentence_transformers_pooling; `source` names the file in errors. Throws
+// smx::Error for modes smx does not compute.
 Pooling parse_pooling_config(const std::string& text, const std::string& source);
 
 }  // namespace smx::serve

@@ -35,14 +35,17 @@ struct ParsedRequest {
   std::vector<TextInput> inputs;
   bool batched = false;  // "inputs": [...] rather than "input": ...
   Pooling pooling = Pooling::kCls;
+  bool pooling_given = false;     // "pooling" was in the request (else the model's default)
+  std::optional<bool> normalize;  // "normalize" (else the model's default)
 
   bool ok() const { return status == 200; }
 };
 
 // {"input": X} or {"inputs": [X, ...]}, X = "text" or {"text": "...", "text_pair": "..."};
-// optional "pooling": "cls" | "mean" | "tokens".
+// optional "pooling": "cls" | "cls_token" | "mean" | "max" | "last" | "tokens", optional
+// "normalize": true | false (L2-normalise the pooled vector).
 ParsedRequest parse_embed_request(std::string_view body, const Limits& limits);
-// The same without "pooling".
+// The same without "pooling" and "normalize".
 ParsedRequest parse_classify_request(std::string_view body, const Limits& limits);
 
 // A request body as a JSON object (through smx::parse_json, so depth and size are bounded). On
