@@ -8,6 +8,8 @@
 #include <c10/core/GradMode.h>
 #include <c10/util/intrusive_ptr.h>
 
+#include "smx/core/torch_compat.h"
+
 namespace smx::model {
 namespace {
 
@@ -58,9 +60,10 @@ void set_bf16_end_to_end(bool enabled) {
 }
 
 at::ScalarType compute_dtype(const at::Tensor& t) {
-  // is_cpu_enabled() / is_enabled() are false where the autocast key is excluded (the router).
-  if (t.is_cpu() && at::autocast::is_cpu_enabled()) return at::autocast::get_autocast_cpu_dtype();
-  if (t.is_cuda() && at::autocast::is_enabled()) return at::autocast::get_autocast_gpu_dtype();
+  // compat::autocast_enabled is false where the autocast key is excluded (the router).
+  const c10::DeviceType device = t.device().type();
+  if ((t.is_cpu() || t.is_cuda()) && compat::autocast_enabled(device))
+    return compat::autocast_dtype(device);
   return t.scalar_type();
 }
 

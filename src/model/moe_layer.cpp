@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "smx/core/error.h"
+#include "smx/core/torch_compat.h"
 #include "smx/ops/bias_gelu.h"
 #include "smx/ops/expert_dispatch.h"
 #include "smx/routing/capacity.h"
@@ -14,8 +15,9 @@ namespace {
 
 // The dtype the expert GEMMs run in: autocast's lower precision when it is on, else x's.
 at::ScalarType gemm_dtype(const at::Tensor& x) {
-  if (x.is_cpu() && at::autocast::is_cpu_enabled()) return at::autocast::get_autocast_cpu_dtype();
-  if (x.is_cuda() && at::autocast::is_enabled()) return at::autocast::get_autocast_gpu_dtype();
+  const c10::DeviceType device = x.device().type();
+  if ((x.is_cpu() || x.is_cuda()) && compat::autocast_enabled(device))
+    return compat::autocast_dtype(device);
   return x.scalar_type();
 }
 
