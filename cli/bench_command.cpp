@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "smx/bench/runner.h"
 #include "smx/bench/serving.h"
 #include "smx/core/error.h"
+#include "smx/core/threads.h"
 
 namespace smx::cli {
 namespace {
@@ -30,10 +32,12 @@ struct BenchCliOptions {
   std::string json;
   std::string peer_python = "/usr/bin/python3";
   std::string peer_script;
+  double peer_timeout = 300;
+  std::string device = "cpu";
   int64_t seq_len = 512;
   int64_t batch = 8;
   int threads = 0;
-  int repeats = 3;
+  int repeats = 5;  // bench/README.md: a median of 5 survives two disturbed repeats
   int warmup = 1;
   bool quick = false;
   bool peak = false;
@@ -95,6 +99,9 @@ void run(const BenchCliOptions& o, CLI::App* cmd) {
   options.precision = bench::parse_precision(o.dtype);
   options.threads = o.threads;
   options.caching_allocator = !o.no_cache;
+  options.device = o.device;
+  if (bench::parse_bench_device(o.device).is_cuda() && (o.peak || o.peer || o.profile))
+    fail("smx bench --device {}: --peak, --peer and --profile measure the CPU; drop them", o.device);
   options.profile = o.profile;
   if (o.inference_only && o.training_only)
     fail("smx bench: --inference-only and --training-only exclude each other; drop one");
@@ -121,6 +128,18 @@ void run(const BenchCliOptions& o, CLI::App* cmd) {
     title = "Table 8: speed at Base size";
   }
 
+  // The peer runs interleaved: one of its steps right after each smx step of the same case.
+  std::unique_ptr<bench::InterleavedPeer> peer;
+  if (o.peer) {
+    bench::PeerOptions p;
+    p.python = o.peer_python;
+    p.script = o.peer_script;
+    p.timeout_s = o.peer_timeout;
+    bench::BenchOptions resolved = options;
+    resolved.threads = configure_threads(options.threads);  // the peer gets the same count
+    peer = std::make_unique<bench::InterleavedPeer>(cases, resolved, p);
+    peer->attach(options);
+  }
   bench::BenchReport report = bench::run_bench(title, cases, options);
   if (o.peak) {
     options.progress("measuring the GEMM peak (fp32 and bf16)");
@@ -130,10 +149,9 @@ void run(const BenchCliOptions& o, CLI::App* cmd) {
     report.peak = is_bf16 ? bf16 : fp32;
     report.other_peak = is_bf16 ? fp32 : bf16;
   }
-  if (o.peer) {
-    report.peer =
-        bench::run_peer(cases, report.options, o.peer_python,
-                        o.peer_script.empty() ? bench::default_peer_script() : o.peer_script);
+  if (peer) {
+    report.peer = peer->report();
+    peer.reset();  // the peer process ends here
   }
   std::fputs(bench::format_report(report).c_str(), stdout);
   if (!o.json.empty()) {
@@ -159,13 +177,20 @@ void register_bench_command(CLI::App& app) {
                   "Speed columns of an ablation table: mixing (T1), hybrid (T2), experts (T14), "
                   "capacity (T8), layout (T5), padding, fused (smx kernels vs ATen ops), "
                   "bf16 (end to end vs autocast)");
+  cmd->add_option("--device", o->device,
+                  "cpu, cuda or cuda:N (a CUDA LibTorch: scripts/device_check); models, batches "
+                  "and bf16 autocast on that device")
+      ->capture_default_str();
   cmd->add_option("--seq-len", o->seq_len, "Sequence length N")->capture_default_str();
   cmd->add_option("--batch", o->batch, "Examples per step")->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "fp32, or bf16 (autocast GEMMs, fp32 router and losses)")
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "Intra-op threads (0 = every core)")
       ->capture_default_str();
-  cmd->add_option("--repeats", o->repeats, "Timed repeats per case")->capture_default_str();
+  cmd->add_option("--repeats", o->repeats,
+                  "Timed repeats per case (5: on a shared host about 1 in 5 steps runs >15% slow; "
+                  "a median of 5 survives two such)")
+      ->capture_default_str();
   cmd->add_option("--warmup", o->warmup, "Untimed warm-up rounds")->capture_default_str();
   cmd->add_flag("--quick", o->quick, "Batch 2 and 1 repeat unless given: a fast smoke run");
   cmd->add_flag("--inference-only", o->inference_only, "Skip the training steps");
@@ -174,11 +199,17 @@ void register_bench_command(CLI::App& app) {
   cmd->add_flag("--profile", o->profile,
                 "After the repeats, run one more step of each case under the op profiler and "
                 "print where its time goes (self time per ATen op)");
-  cmd->add_flag("--peer", o->peer, "Also run the PyTorch eager peer on the same cases");
+  cmd->add_flag("--peer", o->peer,
+                "Also time the PyTorch eager peer on the same cases, one of its steps right after "
+                "each smx step of the same case (ratios between neighbouring measurements)");
   cmd->add_option("--peer-python", o->peer_python, "Python with torch for --peer")
       ->capture_default_str();
   cmd->add_option("--peer-script", o->peer_script,
                   "Peer script (default bench/peers/torch_peer.py)");
+  cmd->add_option("--peer-timeout", o->peer_timeout,
+                  "Seconds the peer may take to start, build a case or run a step (a step may "
+                  "also take 20x smx's step) before it is killed and the run fails")
+      ->capture_default_str();
   cmd->add_flag("--serving", o->serving,
                 "Small requests instead of Table 8: batch-1 latency and batch 8/32 throughput of "
                 "8/32/128-token inputs, fp32 and bf16, beside the memory-traffic floor");
