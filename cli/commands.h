@@ -20,5 +20,6 @@ void register_infer_commands(CLI::App& app);  // embed, classify, score
 void register_serve_command(CLI::App& app);
 void register_launch_command(CLI::App& app);
 void register_import_command(CLI::App& app);  // import sparse-mixers
+void register_export_command(CLI::App& app);  // export hf
 
 }  // namespace smx::cli

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   smx::cli::register_serve_command(app);
   smx::cli::register_launch_command(app);
   smx::cli::register_import_command(app);
+  smx::cli::register_export_command(app);
   try {
     app.parse(argc, argv);
     smx::io::check_stdout();

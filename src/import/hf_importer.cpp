@@ -233,6 +233,12 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
            "the commands that encode text\n";
   }
 
+  // A sentence-transformers folder: its pooling and normalisation become embedding.json.
+  const auto embedding = model_folder::read_sentence_transformers_modules(src.string());
+  if (embedding)
+    log << fmt::format("  embeddings: {} pooling{} (from {})\n", embedding->pooling,
+                       embedding->normalize ? ", L2-normalised" : "", embedding->source);
+
   std::map<std::string, std::string> metadata = {{kImportSourceKey, src.string()},
                                                  {kImportFilesKey, files},
                                                  {kImportFormatKey, "Hugging Face " + r.format},
@@ -245,6 +251,7 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
   try {
     fs::remove_all(tmp, ec);
     model_folder::ModelFolder::write(tmp.string(), *model, config, task, metadata);
+    if (embedding) model_folder::ModelFolder::write_embedding_defaults(tmp.string(), *embedding);
     if (!tokenizer_file.empty()) {
       fs::copy_file(src / tokenizer_file, tmp / tokenizer_file);
       for (const char* side : kHfTokenizerSideFiles)
