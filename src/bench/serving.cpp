@@ -262,8 +262,14 @@ ServingReport run_serving_bench(const ServingOptions& o) {
     s.type_ids = torch::zeros({s.spec.batch, N}, torch::kLong);
   }
 
+  reset_peak_rss();
+  report.rss_after_build = current_rss_bytes();
   for (int r = 0; r < report.warmup + report.repeats; ++r) {
     const bool timed = r >= report.warmup;
+    if (r == report.warmup) {
+      reset_peak_rss();
+      report.rss_after_warmup = current_rss_bytes();
+    }
     for (ServingSlot& s : slots) {
       const double t = time_serving_call(s);
       if (timed) s.seconds.push_back(t);
@@ -337,7 +343,10 @@ std::string format_serving_report(const ServingReport& report) {
   out += "  parameters held / RSS growth when built (MB):";
   for (const auto& [name, bytes] : resident)
     out += fmt::format("  {} {} / {}", name, mb(bytes.first), mb(bytes.second));
-  out += fmt::format("\n  wall time {:.0f} s\n", report.wall_seconds);
+  out +=
+      fmt::format("\n  process RSS: {} MB with every model built, {} MB after the warm-up round\n",
+                  mb(report.rss_after_build), mb(report.rss_after_warmup));
+  out += fmt::format("  wall time {:.0f} s\n", report.wall_seconds);
   return out;
 }
 
@@ -367,6 +376,8 @@ nlohmann::json to_json(const ServingReport& report) {
             {"read_gbps", report.bandwidth.read_gbps},
             {"copy_gbps", report.bandwidth.copy_gbps}}},
           {"rows", rows},
+          {"rss_after_build", report.rss_after_build},
+          {"rss_after_warmup", report.rss_after_warmup},
           {"wall_seconds", report.wall_seconds}};
 }
 

@@ -131,8 +131,8 @@ TEST(ServingBenchTest, TableLayout) {
   EXPECT_THAT(table, HasSubstr("Test CPU @ 1 GHz, 2 threads"));
   EXPECT_THAT(table, HasSubstr("10.0 GB/s"));
   EXPECT_THAT(table, HasSubstr("min / median of 3 repeats"));
-  // Header + 3 description lines, one line per row, parameters and wall time.
-  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 4 + 2 + 2);
+  // Header + 3 description lines, one line per row, parameters, RSS and wall time.
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 4 + 2 + 3);
   std::istringstream lines(table);
   std::string line;
   std::vector<std::string> rows;

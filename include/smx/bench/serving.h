@@ -90,6 +90,9 @@ struct ServingReport {
   int repeats = 0, warmup = 0;
   MemoryBandwidth bandwidth;
   std::vector<ServingResult> rows;
+  // Process RSS once every model is built, and after the warm-up round (where autocast rows over
+  // fp32 weights add their bf16 weight copies, model/compute_weights.h).
+  int64_t rss_after_build = 0, rss_after_warmup = 0;
   double wall_seconds = 0;
 };
 
