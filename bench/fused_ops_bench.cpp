@@ -8,31 +8,31 @@
 
 namespace {
 
-constexpr int64_t kTokens = 8 * 512, kD = 512, kF = 2048;
+constexpr int64_t kOpTokens = 8 * 512, kOpD = 512, kOpF = 2048;
 
 void BM_BiasGeluFused(benchmark::State& state) {
-  const at::Tensor x = torch::randn({kTokens, kF}).to(at::kBFloat16);
-  const at::Tensor b = torch::randn({kF});
+  const at::Tensor x = torch::randn({kOpTokens, kOpF}).to(at::kBFloat16);
+  const at::Tensor b = torch::randn({kOpF});
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(smx::ops::bias_gelu(x, b));
-  state.counters["GB/s"] = benchmark::Counter(4.0 * kTokens * kF * state.iterations() / 1e9,
+  state.counters["GB/s"] = benchmark::Counter(4.0 * kOpTokens * kOpF * state.iterations() / 1e9,
                                               benchmark::Counter::kIsRate);
 }
 
 void BM_BiasGeluAtenOps(benchmark::State& state) {  // bias add, then LibTorch's tanh-GELU
-  const at::Tensor x = torch::randn({kTokens, kF}).to(at::kBFloat16);
-  const at::Tensor b = torch::randn({kF}).to(at::kBFloat16);
+  const at::Tensor x = torch::randn({kOpTokens, kOpF}).to(at::kBFloat16);
+  const at::Tensor b = torch::randn({kOpF}).to(at::kBFloat16);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(at::gelu(x + b, "tanh"));
 }
 
 void BM_GeluGemmBefore(benchmark::State& state) {  // [T, D] x [D, F] bf16, the GEMM feeding it
-  const at::Tensor a = torch::randn({kTokens, kD}).to(at::kBFloat16);
-  const at::Tensor w = torch::randn({kD, kF}).to(at::kBFloat16);
+  const at::Tensor a = torch::randn({kOpTokens, kOpD}).to(at::kBFloat16);
+  const at::Tensor w = torch::randn({kOpD, kOpF}).to(at::kBFloat16);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(at::mm(a, w));
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * kTokens * kD * kF * state.iterations() / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * kOpTokens * kOpD * kOpF * state.iterations() / 1e9, benchmark::Counter::kIsRate);
 }
 
 }  // namespace

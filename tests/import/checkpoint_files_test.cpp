@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 using smx::testing::expect_error;
 using smx::testing::ScratchDir;
 
-const std::string kFixtures = std::string(SMX_SOURCE_DIR) + "/tests/import/fixtures";
+const std::string kFlaxFixtures = std::string(SMX_SOURCE_DIR) + "/tests/import/fixtures";
 
 TEST(CheckpointFilesTest, ParsesTheReferenceNames) {
   CheckpointFile f;
@@ -38,12 +38,12 @@ TEST(CheckpointFilesTest, ParsesTheReferenceNames) {
 }
 
 TEST(CheckpointFilesTest, FolderZipAndSingleFile) {
-  const CheckpointFiles folder(kFixtures + "/sm_tiny");
+  const CheckpointFiles folder(kFlaxFixtures + "/sm_tiny");
   EXPECT_EQ(folder.step(), 1000);
   ASSERT_EQ(folder.shards().size(), 2U);
   EXPECT_EQ(folder.shards()[1].name, "shard-00001-of-00002_checkpoint_1000");
 
-  const CheckpointFiles zip(kFixtures + "/fsm_tiny.zip");
+  const CheckpointFiles zip(kFlaxFixtures + "/fsm_tiny.zip");
   EXPECT_EQ(zip.step(), 2000);
   EXPECT_EQ(zip.shards().size(), 2U);
   EXPECT_EQ(zip.labels().front(), "fsm_tiny");
@@ -51,16 +51,16 @@ TEST(CheckpointFilesTest, FolderZipAndSingleFile) {
   EXPECT_EQ(zip.read(zip.replicated())->size(), zip.replicated().size);
   EXPECT_EQ(zip.read(zip.shards()[0])->size(), zip.shards()[0].size);
 
-  const CheckpointFiles single(kFixtures + "/sm_tiny/replicated_checkpoint_1000");
+  const CheckpointFiles single(kFlaxFixtures + "/sm_tiny/replicated_checkpoint_1000");
   EXPECT_EQ(single.shards().size(), 2U);  // its siblings
-  expect_error([] { CheckpointFiles(kFixtures + "/sm_tiny/shard-00000-of-00002_checkpoint_1000"); },
+  expect_error([] { CheckpointFiles(kFlaxFixtures + "/sm_tiny/shard-00000-of-00002_checkpoint_1000"); },
                "pass the replicated_checkpoint_1000 file");
 }
 
 TEST(CheckpointFilesTest, MissingShardsOtherStepsAndEmptyZips) {
   ScratchDir dir;
   const fs::path sm = dir.path() / "sm";
-  fs::copy(kFixtures + "/sm_tiny", sm);
+  fs::copy(kFlaxFixtures + "/sm_tiny", sm);
   // The newest step wins: an older checkpoint beside it is ignored.
   fs::copy_file(sm / "replicated_checkpoint_1000", sm / "replicated_checkpoint_500");
   EXPECT_EQ(CheckpointFiles(sm.string()).step(), 1000);
@@ -74,7 +74,7 @@ TEST(CheckpointFilesTest, MissingShardsOtherStepsAndEmptyZips) {
              sm / "shard-00000-of-00002_checkpoint_999");
   expect_error([&] { CheckpointFiles(sm.string()); }, "the shard files are of step 999");
 
-  expect_error([&] { CheckpointFiles(kFixtures + "/bad/no_checkpoint.zip"); },
+  expect_error([&] { CheckpointFiles(kFlaxFixtures + "/bad/no_checkpoint.zip"); },
                "no_checkpoint.zip: no replicated_checkpoint_<step> file found");
   expect_error([&] { CheckpointFiles(dir.file("nothing-here")); }, "no such file or folder");
   std::ofstream(dir.file("broken.zip")) << "PK\x03\x04 not really a zip";
@@ -82,7 +82,7 @@ TEST(CheckpointFilesTest, MissingShardsOtherStepsAndEmptyZips) {
 }
 
 TEST(CheckpointFilesTest, ZipEntriesAreReadWithinTheirDeclaredSize) {
-  ZipArchive zip(kFixtures + "/fsm_tiny.zip");
+  ZipArchive zip(kFlaxFixtures + "/fsm_tiny.zip");
   ASSERT_EQ(zip.entries().size(), 3U);
   const ZipEntry& e = zip.entries()[0];
   expect_error([&] { zip.read(e, e.size - 1); }, "more than the");
@@ -94,7 +94,7 @@ TEST(CheckpointFilesTest, ZipEntriesAreReadWithinTheirDeclaredSize) {
 TEST(CheckpointFilesTest, CorruptFilesFailCleanlyThroughTheWholeImport) {
   ScratchDir dir;
   const fs::path sm = dir.path() / "sm";
-  fs::copy(kFixtures + "/sm_tiny", sm);
+  fs::copy(kFlaxFixtures + "/sm_tiny", sm);
   int ok = 0, errors = 0;
   for (const char* name : {"replicated_checkpoint_1000", "shard-00001-of-00002_checkpoint_1000"}) {
     const std::string path = (sm / name).string();
