@@ -5,8 +5,10 @@ tokenizer_config.json, and cases.json: texts with the ids Hugging Face's FNet / 
 handling gives them, computed here with Debian's python3-sentencepiece and the preprocessing
 written out below from the documented behaviour (docs/importing.md, "FNet tokenization").
 
-Run from the repository root: scripts/make_fnet_tokenizer_fixture.py
+Run from the repository root: scripts/make_fnet_tokenizer_fixture.py [--out DIR]
+(tests/tokenizer/hf_sentencepiece_test.cpp checks that it reproduces the committed files).
 """
+import argparse
 import json
 import os
 import unicodedata
@@ -91,25 +93,28 @@ def encode(sp, text, flags, specials):
 
 
 def main():
-    os.makedirs(OUT, exist_ok=True)
-    corpus = os.path.join(OUT, "corpus.txt")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", default=OUT)
+    out = ap.parse_args().out
+    os.makedirs(out, exist_ok=True)
+    corpus = os.path.join(out, "corpus.txt")
     with open(corpus, "w", encoding="utf-8") as f:
         f.write(CORPUS)
     spm.SentencePieceTrainer.train(
-        input=corpus, model_prefix=os.path.join(OUT, "spiece"), vocab_size=110,
+        input=corpus, model_prefix=os.path.join(out, "spiece"), vocab_size=110,
         model_type="unigram", pad_id=0, unk_id=1, bos_id=-1, eos_id=-1,
         control_symbols="[CLS],[SEP],[MASK]",
         # Pieces ending in "<digit>," (FNet's vocabulary has many) exercise the comma rule.
         user_defined_symbols=["0,", "5,", UNDERLINE + "3,"], character_coverage=0.98, seed_sentencepiece_size=1000,
         num_threads=1, minloglevel=2)
     os.remove(corpus)
-    os.remove(os.path.join(OUT, "spiece.vocab"))
-    with open(os.path.join(OUT, "tokenizer_config.json"), "w") as f:
+    os.remove(os.path.join(out, "spiece.vocab"))
+    with open(os.path.join(out, "tokenizer_config.json"), "w") as f:
         json.dump({"tokenizer_class": "FNetTokenizer", "do_lower_case": False, "remove_space": True,
                    "keep_accents": True, "unk_token": "<unk>", "pad_token": "<pad>",
                    "cls_token": "[CLS]", "sep_token": "[SEP]",
                    "mask_token": {"content": "[MASK]", "lstrip": True}}, f, indent=2)
-    sp = spm.SentencePieceProcessor(model_file=os.path.join(OUT, "spiece.model"))
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(out, "spiece.model"))
     specials = ["<unk>", "<pad>", "[CLS]", "[SEP]", "[MASK]"]
     configs = {"fnet": (False, True, True), "albert": (True, True, False),
                "fnet_keep_spaces": (False, False, True)}
@@ -120,7 +125,7 @@ def main():
             ids, pieces = encode(sp, text, flags, specials)
             case[name] = {"ids": ids, "pieces": pieces}
         cases.append(case)
-    with open(os.path.join(OUT, "cases.json"), "w", encoding="utf-8") as f:
+    with open(os.path.join(out, "cases.json"), "w", encoding="utf-8") as f:
         json.dump({"configs": {k: dict(zip(["do_lower_case", "remove_space", "keep_accents"], v))
                                for k, v in configs.items()}, "cases": cases},
                   f, ensure_ascii=False, indent=1)

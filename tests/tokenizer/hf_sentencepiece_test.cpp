@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -201,6 +202,31 @@ TEST(HfSentencePieceCli, EncodeAndDecodeAnFNetFolder) {
                        join_ids(tok.encode("the lazy dog")) + "'");
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_EQ(r.output, "the lazy dog\n");
+}
+
+// The committed fixture is what scripts/make_fnet_tokenizer_fixture.py writes (Debian's
+// python3-sentencepiece): the same pieces (the model file itself records its training paths) and
+// byte-identical cases.json / tokenizer_config.json.
+TEST(HfSentencePieceFixture, TheScriptReproducesTheCommittedFixture) {
+  testing::ScratchDir dir;
+  const std::string out = dir.file("fx");
+  const std::string command = "/usr/bin/python3 " + std::string(SMX_SOURCE_DIR) +
+                              "/scripts/make_fnet_tokenizer_fixture.py --out " + out + " 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[1024];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output.append(buffer, n);
+  ASSERT_EQ(::pclose(pipe), 0) << output;
+  for (const char* file : {"cases.json", "tokenizer_config.json"})
+    EXPECT_EQ(io::read_text_file(out + "/" + file), io::read_text_file(kFixture + "/" + file))
+        << file;
+  const Tokenizer made = Tokenizer::load(out + "/spiece.model");
+  const Tokenizer committed = Tokenizer::load(kFixture + "/spiece.model");
+  ASSERT_EQ(made.vocab_size(), committed.vocab_size());
+  for (int32_t id = 0; id < made.vocab_size(); ++id)
+    EXPECT_EQ(made.id_to_piece(id), committed.id_to_piece(id)) << "id " << id;
 }
 
 }  // namespace hf_sentencepiece_test
