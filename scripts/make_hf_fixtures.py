@@ -12,6 +12,7 @@ is not needed (nor installed): the state dicts are built by name here.
 import argparse
 import json
 import os
+import shutil
 
 import torch
 
@@ -41,7 +42,19 @@ CASES = {
     "fnet_mlm_st": ("FNetForMaskedLM", "safetensors", True, "float16", {}),
     "fnet_cls_sharded": ("FNetForSequenceClassification", "sharded", True, "float32",
                          {"labels": ["no", "yes"]}),
+    # With the tiny FNet SentencePiece model of tests/tokenizer/fixtures/fnet_tiny (110 pieces,
+    # <pad> 0): spiece.model is copied into the import and text runs end to end.
+    "fnet_cls_spiece": ("FNetForSequenceClassification", "safetensors", True, "float32",
+                        {"labels": ["no", "yes"], "spiece": True}),
 }
+
+SPIECE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "tokenizer",
+                          "fixtures", "fnet_tiny")
+SPIECE_VOCAB, SPIECE_PAD = 110, 0
+
+
+def vocab_size(extras):
+    return SPIECE_VOCAB if extras.get("spiece") else len(VOCAB)
 
 DTYPES = {"float32": (torch.float32, "F32"), "float16": (torch.float16, "F16"),
           "bfloat16": (torch.bfloat16, "BF16"), "int64": (torch.int64, "I64")}
@@ -50,11 +63,12 @@ DTYPES = {"float32": (torch.float32, "F32"), "float16": (torch.float16, "F16"),
 def config_for(arch, extras):
     fnet = arch.startswith("FNet")
     c = {"architectures": [arch], "model_type": "fnet" if fnet else "bert",
-         "vocab_size": len(VOCAB), "hidden_size": HIDDEN, "num_hidden_layers": LAYERS,
+         "vocab_size": vocab_size(extras), "hidden_size": HIDDEN, "num_hidden_layers": LAYERS,
          "intermediate_size": FF, "hidden_act": "gelu_new" if fnet else "gelu",
          "hidden_dropout_prob": 0.1, "max_position_embeddings": POSITIONS,
          "type_vocab_size": 4 if fnet else 2, "initializer_range": 0.02,
-         "layer_norm_eps": 1e-12, "pad_token_id": 3 if fnet else 0,
+         "layer_norm_eps": 1e-12,
+         "pad_token_id": SPIECE_PAD if extras.get("spiece") else 3 if fnet else 0,
          "torch_dtype": "float32"}
     if fnet:
         c.update({"use_tpu_fourier_optimizations": False, "tpu_short_seq_length": POSITIONS,
@@ -72,7 +86,7 @@ def config_for(arch, extras):
 def state_dict_for(arch, prefixed, extras, gen):
     """Name -> fp32 tensor, as the HF model's state_dict() names them."""
     fnet = arch.startswith("FNet")
-    V, T = len(VOCAB), (4 if fnet else 2)
+    V, T = vocab_size(extras), (4 if fnet else 2)
     p = ("fnet." if fnet else "bert.") if prefixed else ""
 
     def rnd(*shape, scale=0.3):
@@ -186,6 +200,9 @@ def write_case(out, name):
     else:
         # A plain dict: LibTorch 1.13's loader reads no OrderedDict (docs/importing.md).
         torch.save(dict(files), os.path.join(d, "pytorch_model.bin"))
+    if extras.get("spiece"):
+        for name in ("spiece.model", "tokenizer_config.json"):
+            shutil.copyfile(os.path.join(SPIECE_DIR, name), os.path.join(d, name))
     if not arch.startswith("FNet"):
         with open(os.path.join(d, "vocab.txt"), "w") as f:
             f.write("\n".join(VOCAB) + "\n")
