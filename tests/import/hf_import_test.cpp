@@ -197,7 +197,9 @@ TEST_P(HfImportMatchesReference, OutputsEqualAnIndependentForward) {
     EXPECT_EQ(smx::model_folder::task_kind_name(folder.task()->kind), c.kind);
     EXPECT_EQ(folder.task()->num_outputs, c.outputs);
   }
-  if (!c.fnet) {  // BERT folders carry vocab.txt: copied, recorded, and it loads
+  // BERT folders carry vocab.txt, fnet_cls_spiece FNet's spiece.model: copied, recorded, loads.
+  EXPECT_EQ(config.tokenizer.empty(), c.fnet && c.name != "fnet_cls_spiece");
+  if (!config.tokenizer.empty()) {
     const smx::Tokenizer tok = folder.load_tokenizer();
     EXPECT_EQ(tok.vocab_size(), config.vocab_size);
     EXPECT_EQ(fs::path(config.tokenizer).parent_path(), fs::absolute(out));
@@ -240,7 +242,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"fnet_model_bin", "FNetModel", true, "", 2},
         Case{"fnet_pretraining_st", "FNetForPreTraining", true, "", 2},
         Case{"fnet_mlm_st", "FNetForMaskedLM", true, "", 2},
-        Case{"fnet_cls_sharded", "FNetForSequenceClassification", true, "classification", 2}),
+        Case{"fnet_cls_sharded", "FNetForSequenceClassification", true, "classification", 2},
+        Case{"fnet_cls_spiece", "FNetForSequenceClassification", true, "classification", 2}),
     [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 TEST(HfImportTest, ClassifierLabelsAndInitialisedHeadsAreRecorded) {
