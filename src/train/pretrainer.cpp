@@ -180,7 +180,8 @@ PretrainResult pretrain(ModelConfig config, const PretrainOptions& o,
   const at::Device device = dist.device(at::Device(o.device));
   configure_threads(o.threads);
   if (device.is_cpu()) enable_caching_cpu_allocator();  // steps repeat the same activation sizes
-  auto model = model::make_sparse_mixer(config, o.seed);
+  // Resuming: the checkpoint overwrites every parameter, so the model skips its random init.
+  auto model = dist::TrainingSession::make_model(config, o.seed, /*weights_follow=*/o.resume);
   model->to(device);
   model->train();
   dist.prepare_model(*model, o.seed);
