@@ -30,6 +30,7 @@
 #include "support/run_cli.h"
 #include "support/scratch_dir.h"
 #include "support/test_util.h"
+#include "support/tiny_tokenizer.h"
 
 namespace smx::importer {
 namespace hf_export_test {
@@ -434,6 +435,48 @@ TEST(HfExportRoundTrip, ASentenceTransformersModuleSmxCannotRunStopsTheImport) {
   std::ostringstream log;
   testing::expect_error([&] { import_hf(o, log); }, "sentence_transformers.models.Dense");
   EXPECT_FALSE(fs::exists(o.out_dir));
+}
+
+// A BERT-shaped model trained by smx (its own SentencePiece model, no tokenizer_config.json):
+// exported with FNetTokenizer files and a note, and the folder passes the Python check.
+TEST(HfExport, AnSmxTrainedBertShapedModelExportsWithItsSentencePieceModel) {
+  testing::ScratchDir dir;
+  const auto tok = testing::tiny_tokenizer();
+  ModelConfig c = load_model_config(
+      "bert-demo", {"vocab_size=" + std::to_string(tok->vocab_size()), "d_emb=32", "d_model=32",
+                    "d_ff=64", "num_heads=4", "num_layers=2", "num_attention_layers=2",
+                    "max_seq_len=16", "embedding_projection=false"});
+  c.tokenizer = tok->path();
+  const std::string smx_dir = dir.file("smx-bert");
+  testing::write_model_folder(smx_dir, c);
+  const std::string hf_dir = dir.file("smx-bert-hf");
+  const auto report = export_hf(smx_dir, hf_dir);
+  EXPECT_EQ(report.architecture, "BertForPreTraining");
+  bool noted = false;
+  for (const auto& n : report.notes) noted |= n.find("trained by smx") != std::string::npos;
+  EXPECT_TRUE(noted) << "the note on FNetTokenizer's preprocessing is missing";
+  const json tc =
+      parse_json(io::read_text_file(hf_dir + "/tokenizer_config.json"), "tokenizer_config");
+  EXPECT_EQ(tc["cls_token"], "[CLS]");
+  EXPECT_EQ(tc["pad_token"], tok->id_to_piece(tok->pad_id()));
+  const json config = parse_json(io::read_text_file(hf_dir + "/config.json"), "config.json");
+  EXPECT_EQ(config["hidden_act"], "gelu_new") << "smx's default GELU is the tanh form";
+  Batch batch;
+  const auto ids = tok->encode("the cat reads");
+  batch.ids = {{tok->cls_id()}};
+  batch.ids[0].insert(batch.ids[0].end(), ids.begin(), ids.end());
+  batch.ids[0].push_back(tok->sep_id());
+  batch.types = {std::vector<int64_t>(batch.ids[0].size(), 0)};
+  batch.mask = {std::vector<int64_t>(batch.ids[0].size(), 1)};
+  batch.lengths = {static_cast<int64_t>(batch.ids[0].size())};
+  const json ref = python_check(dir, hf_dir, batch);
+  ASSERT_TRUE(ref.is_object());
+  const auto model = model_folder::ModelFolder::open(smx_dir).load_model();
+  torch::NoGradGuard no_grad;
+  const auto out = model->forward(ids_tensor(batch.ids), ids_tensor(batch.types));
+  const double hidden = hidden_diff(out.encoder.hidden, ref["hidden"], batch);
+  std::printf("smx-trained BERT export: smx vs independent HF forward, hidden %.3g\n", hidden);
+  EXPECT_LE(hidden, 1e-4);
 }
 
 }  // namespace hf_export_test
