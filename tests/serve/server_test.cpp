@@ -152,7 +152,7 @@ TEST_F(LiveServer, BadInputsGetJsonErrorsAndTheServerKeepsServing) {
       {"/v1/embed", std::string(5000, '['), 400, "nests deeper"},
       {"/v1/embed", R"({"inputs": ["a","b","c","d","e","f","g","h","i"]})", 413, "limit is 8"},
       {"/v1/embed", "{\"input\": \"" + long_text + "\"}", 413, "more than 12 tokens"},
-      {"/v1/embed", R"({"input": "a", "pooling": "max"})", 400, "'pooling' must be"},
+      {"/v1/embed", R"({"input": "a", "pooling": "median"})", 400, "'pooling' must be"},
       {"/v1/classify", R"({"input": {"text": "a", "text_pair": 1}})", 400, "text_pair"},
       {"/v1/nothing", R"({"input": "a"})", 404, "no route POST /v1/nothing"},
   };
