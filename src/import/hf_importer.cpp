@@ -4,8 +4,6 @@
 #include <map>
 #include <set>
 
-#include <unistd.h>
-
 #include <fmt/format.h>
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +13,7 @@
 #include "smx/core/shape.h"
 #include "smx/import/hf_checkpoint.h"
 #include "smx/import/hf_names.h"
+#include "smx/import/import_output.h"
 #include "smx/import/importer.h"
 #include "smx/io/text_file.h"
 #include "smx/model/sparse_mixer.h"
@@ -85,14 +84,9 @@ json hf_task_record(const HfImportResult& r, const std::string& source) {
 
 HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
   if (o.source.empty()) fail("smx import hf: give the Hugging Face model folder to import");
-  if (o.out_dir.empty()) fail("smx import hf: --out DIR is required");
-  const fs::path out = fs::absolute(o.out_dir).lexically_normal();
+  const ImportOutput output(o.out_dir, "smx import hf");
+  const fs::path& out = output.path();
   std::error_code ec;
-  auto check_free = [&] {
-    if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec)))
-      fail("--out {}: already exists; choose a new folder (nothing was written)", out.string());
-  };
-  check_free();
   const fs::path src = fs::absolute(o.source).lexically_normal();
   if (!fs::is_directory(src, ec))
     fail("'{}' is not a folder; smx import hf reads a Hugging Face model folder", o.source);
@@ -245,25 +239,16 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
                                                  {kImportInitializedKey, initialized}};
   const json task = r.info.has_classifier ? hf_task_record(r, src.string()) : json(nullptr);
 
-  // Built beside --out under a temporary name, renamed when complete.
-  const fs::path tmp =
-      out.parent_path() / (out.filename().string() + ".import-tmp-" + std::to_string(::getpid()));
-  try {
-    fs::remove_all(tmp, ec);
+  output.build([&](const fs::path& tmp) {
     model_folder::ModelFolder::write(tmp.string(), *model, config, task, metadata);
     if (embedding) model_folder::ModelFolder::write_embedding_defaults(tmp.string(), *embedding);
     if (!tokenizer_file.empty()) {
       fs::copy_file(src / tokenizer_file, tmp / tokenizer_file);
+      std::error_code missing;
       for (const char* side : kHfTokenizerSideFiles)
-        if (fs::is_regular_file(src / side, ec)) fs::copy_file(src / side, tmp / side);
+        if (fs::is_regular_file(src / side, missing)) fs::copy_file(src / side, tmp / side);
     }
-    check_free();
-    if (fs::exists(out, ec)) fs::remove(out);  // the empty folder checked above
-    fs::rename(tmp, out);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  });
   log << fmt::format("wrote {} ({} parameters from the checkpoint{}{})\n", out.string(),
                      r.parameters, r.info.has_classifier ? ", task.json" : "",
                      r.info.has_classifier && !r.info.regression

@@ -5,8 +5,6 @@
 #include <set>
 #include <sstream>
 
-#include <unistd.h>
-
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +13,7 @@
 #include "smx/import/config_inference.h"
 #include "smx/import/flax_msgpack.h"
 #include "smx/import/flax_names.h"
+#include "smx/import/import_output.h"
 #include "smx/import/reference_params.h"
 #include "smx/model/sparse_mixer.h"
 #include "smx/model_folder/model_folder.h"
@@ -92,14 +91,8 @@ std::shared_ptr<model::SparseMixer> build_model(const ModelConfig& config,
 }  // namespace
 
 ImportResult import_sparse_mixers(const ImportOptions& o, std::ostream& log) {
-  if (o.out_dir.empty()) fail("smx import: --out DIR is required");
-  const fs::path out = fs::absolute(o.out_dir).lexically_normal();
-  std::error_code ec;
-  auto check_free = [&] {
-    if (fs::exists(out, ec) && !(fs::is_directory(out, ec) && fs::is_empty(out, ec)))
-      fail("--out {}: already exists; choose a new folder (nothing was written)", out.string());
-  };
-  check_free();
+  const ImportOutput output(o.out_dir, "smx import");
+  const fs::path& out = output.path();
   const CheckpointFiles files(o.source);
   log << fmt::format("{}: {} (step {}){}\n", o.source, files.replicated().name, files.step(),
                      files.shards().empty()
@@ -121,20 +114,10 @@ ImportResult import_sparse_mixers(const ImportOptions& o, std::ostream& log) {
       {kImportStepKey, std::to_string(result.step)},
       {kImportFormatKey, "Flax msgpack, " + p.params.format}};
 
-  // Built beside --out under a temporary name, renamed when complete.
-  const fs::path tmp =
-      out.parent_path() / (out.filename().string() + ".import-tmp-" + std::to_string(::getpid()));
-  try {
-    fs::remove_all(tmp, ec);
+  output.build([&](const fs::path& tmp) {
     model_folder::ModelFolder::write(tmp.string(), *model, p.config, nullptr, metadata);
     if (!o.vocab.empty()) fs::copy_file(o.vocab, tmp / "tokenizer.model");
-    check_free();
-    if (fs::exists(out, ec)) fs::remove(out);  // the empty folder checked above
-    fs::rename(tmp, out);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
+  });
   result.weights = (out / "model.safetensors").string();
   log << fmt::format("wrote {} ({} parameters, config '{}'{})\n", out.string(), result.parameters,
                      p.config.name,
