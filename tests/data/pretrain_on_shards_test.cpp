@@ -15,6 +15,7 @@
 #include "support/run_cli.h"
 #include "support/scratch_dir.h"
 #include "support/test_util.h"
+#include "support/tiny_pretraining.h"
 #include "support/tiny_tokenizer.h"
 
 namespace smx {
@@ -36,21 +37,9 @@ void write_shards(const testing::ScratchDir& dir, const std::string& extra_line 
 }
 
 train::PretrainOptions shard_run_options(const testing::ScratchDir& dir, const std::string& run) {
-  train::PretrainOptions o;
-  o.out_dir = dir.file(run);
-  o.data_files = {dir.file("shard-*.jsonl.gz")};
+  train::PretrainOptions o =
+      testing::tiny_pretrain_options(dir, run, {dir.file("shard-*.jsonl.gz")});
   o.corpus.workers = 2;
-  o.tokenizer = testing::tiny_tokenizer()->path();
-  o.steps = 6;
-  o.batch_size = 4;
-  o.learning_rate = 3e-3;
-  o.warmup_steps = 2;
-  o.log_every = 100;
-  o.eval_every = 0;
-  o.eval_batches = 2;
-  o.eval_fraction = 0.1;
-  o.checkpoint_every = 0;
-  o.seed = 5;
   o.threads = 1;
   return o;
 }

@@ -89,20 +89,7 @@ class HfFixtures {
   std::string output_;
 };
 
-at::Tensor tensor_from_json(const json& j) {
-  std::vector<double> flat;
-  std::vector<int64_t> shape;
-  std::function<void(const json&, size_t)> walk = [&](const json& v, size_t depth) {
-    if (v.is_array()) {
-      if (shape.size() <= depth) shape.push_back(static_cast<int64_t>(v.size()));
-      for (const auto& x : v) walk(x, depth + 1);
-    } else {
-      flat.push_back(v.get<double>());
-    }
-  };
-  walk(j, 0);
-  return torch::tensor(flat, torch::kDouble).reshape(shape);
-}
+using smx::testing::tensor_from_json;
 
 // Padded batch: BERT pads with 0 to the longest example (attention mask), FNet pads with 3 to
 // max_seq_len = 16 (HF FNet mixes the pads too: the reference gets the same padded ids).

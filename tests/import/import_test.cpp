@@ -100,21 +100,6 @@ std::map<std::string, at::Tensor> forward(const std::string& config, const std::
   return tensors;
 }
 
-at::Tensor from_json(const json& j) {
-  std::vector<float> flat;
-  std::vector<int64_t> shape;
-  std::function<void(const json&, size_t)> walk = [&](const json& v, size_t depth) {
-    if (v.is_array()) {
-      if (shape.size() <= depth) shape.push_back(static_cast<int64_t>(v.size()));
-      for (const auto& x : v) walk(x, depth + 1);
-    } else {
-      flat.push_back(v.get<float>());
-    }
-  };
-  walk(j, 0);
-  return torch::tensor(flat).reshape(shape);
-}
-
 void expect_no_output(const ScratchDir& dir, const std::string& out) {
   EXPECT_FALSE(fs::exists(out)) << out << " was written";
   for (const auto& e : fs::directory_iterator(dir.path()))
@@ -153,7 +138,7 @@ TEST_P(ImportMatchesTorch, OutputsEqualAnIndependentForwardOfTheSameFiles) {
   auto smx_out = forward(out + "/config.json", out + "/model.safetensors", ids, dir, name);
   for (const char* key : {"hidden", "pooled", "nsp_logits", "mlm_logits"}) {
     ASSERT_TRUE(smx_out.count(key)) << key;
-    const at::Tensor want_t = from_json(ref[key]);
+    const at::Tensor want_t = smx::testing::tensor_from_json(ref[key]);
     ASSERT_EQ(smx_out[key].sizes(), want_t.sizes()) << key;
     const double diff = smx::testing::max_abs_diff(smx_out[key], want_t);
     std::printf("    %s %-10s max |smx - torch| = %.3e\n", name.c_str(), key, diff);

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 
 #include <torch/cuda.h>
 
@@ -56,6 +57,22 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   double d = 0;
   for (size_t i = 0; i < a.size(); ++i) d = std::max(d, std::abs(double(a[i]) - double(b[i])));
   return d;
+}
+
+at::Tensor tensor_from_json(const nlohmann::json& nested) {
+  std::vector<double> flat;
+  std::vector<int64_t> shape;
+  std::function<void(const nlohmann::json&, size_t)> walk = [&](const nlohmann::json& v,
+                                                                size_t depth) {
+    if (v.is_array()) {
+      if (shape.size() <= depth) shape.push_back(static_cast<int64_t>(v.size()));
+      for (const auto& x : v) walk(x, depth + 1);
+    } else {
+      flat.push_back(v.get<double>());
+    }
+  };
+  walk(nested, 0);
+  return torch::tensor(flat, torch::kDouble).reshape(shape);
 }
 
 bool same_batch(const PretrainingBatch& a, const PretrainingBatch& b) {

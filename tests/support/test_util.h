@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <nlohmann/json.hpp>
 
 #include "smx/config/model_config.h"
 #include "smx/core/error.h"
@@ -65,6 +66,9 @@ std::string error_of(F&& body) {
   ADD_FAILURE() << "expected smx::Error";
   return "";
 }
+
+// A nested JSON array of numbers (a reference's output) as an fp64 tensor of its shape.
+at::Tensor tensor_from_json(const nlohmann::json& nested);
 
 // Field-by-field equality of two host-side pre-training batches.
 bool same_batch(const PretrainingBatch& a, const PretrainingBatch& b);

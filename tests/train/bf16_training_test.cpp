@@ -22,6 +22,7 @@
 #include "smx/train/training_step.h"
 #include "support/scratch_dir.h"
 #include "support/test_util.h"
+#include "support/tiny_pretraining.h"
 #include "support/tiny_tokenizer.h"
 
 namespace smx::train {
@@ -167,37 +168,15 @@ TEST(Bf16TrainingTest, AccumulationAndClippingReachTheCopies) {
   }
 }
 
-ModelConfig config_for_tiny_tokenizer() {
-  ModelConfig c = smx::testing::tiny_config("linear", Padding::kMasked);
-  c.vocab_size = smx::testing::tiny_tokenizer()->vocab_size();
-  c.max_seq_len = 32;
-  return c;
-}
-
 PretrainOptions bf16_options_in(const smx::testing::ScratchDir& dir, const std::string& run) {
-  PretrainOptions o;
-  o.out_dir = dir.file(run);
-  o.data_files = {dir.file("corpus.txt")};
-  if (!std::filesystem::exists(o.data_files[0]))
-    dir.write("corpus.txt", smx::testing::numbered_corpus(120));
-  o.tokenizer = smx::testing::tiny_tokenizer()->path();
-  o.steps = 6;
-  o.batch_size = 4;
-  o.learning_rate = 3e-3;
-  o.warmup_steps = 2;
-  o.log_every = 100;
-  o.eval_every = 0;
-  o.eval_batches = 2;
-  o.eval_fraction = 0.1;
-  o.checkpoint_every = 0;
-  o.seed = 5;
+  PretrainOptions o = smx::testing::tiny_pretrain_options(dir, run);
   o.bf16 = true;
   return o;
 }
 
 TEST(Bf16TrainingTest, Bf16ResumeContinuesExactlyFromFp32Checkpoints) {
   smx::testing::ScratchDir dir;
-  const ModelConfig c = config_for_tiny_tokenizer();
+  const ModelConfig c = smx::testing::tiny_pretraining_config();
   const PretrainResult straight = pretrain(c, bf16_options_in(dir, "straight"));
   ASSERT_EQ(straight.losses.size(), 6u);
   PretrainOptions first = bf16_options_in(dir, "split");

@@ -11,6 +11,7 @@
 #include "smx/train/pretrainer.h"
 #include "support/scratch_dir.h"
 #include "support/test_util.h"
+#include "support/tiny_pretraining.h"
 #include "support/tiny_tokenizer.h"
 
 namespace smx::train {
@@ -18,46 +19,22 @@ namespace {
 
 using ::testing::HasSubstr;
 
-ModelConfig config_for_tiny_tokenizer() {
-  ModelConfig c = smx::testing::tiny_config("linear", Padding::kMasked);
-  c.vocab_size = smx::testing::tiny_tokenizer()->vocab_size();
-  c.max_seq_len = 32;
-  return c;
-}
-
-PretrainOptions options_in(const smx::testing::ScratchDir& dir, const std::string& run) {
-  PretrainOptions o;
-  o.out_dir = dir.file(run);
-  o.data_files = {dir.file("corpus.txt")};
-  if (!std::filesystem::exists(o.data_files[0]))
-    dir.write("corpus.txt", smx::testing::numbered_corpus(120));
-  o.tokenizer = smx::testing::tiny_tokenizer()->path();
-  o.steps = 6;
-  o.batch_size = 4;
-  o.learning_rate = 3e-3;
-  o.warmup_steps = 2;
-  o.log_every = 100;
-  o.eval_every = 0;
-  o.eval_batches = 2;
-  o.eval_fraction = 0.1;
-  o.checkpoint_every = 0;
-  o.seed = 5;
-  return o;
-}
+using smx::testing::tiny_pretrain_options;
+using smx::testing::tiny_pretraining_config;
 
 using smx::testing::expect_error;
 
 TEST(PretrainerTest, ResumeContinuesExactly) {
   smx::testing::ScratchDir dir;
-  const ModelConfig c = config_for_tiny_tokenizer();
-  const PretrainResult straight = pretrain(c, options_in(dir, "straight"));
+  const ModelConfig c = tiny_pretraining_config();
+  const PretrainResult straight = pretrain(c, tiny_pretrain_options(dir, "straight"));
   ASSERT_EQ(straight.losses.size(), 6u);
 
-  PretrainOptions first = options_in(dir, "split");
+  PretrainOptions first = tiny_pretrain_options(dir, "split");
   first.stop_after = 3;
   const PretrainResult a = pretrain(c, first);
   EXPECT_TRUE(a.interrupted);
-  PretrainOptions second = options_in(dir, "split");
+  PretrainOptions second = tiny_pretrain_options(dir, "split");
   second.resume = true;
   const PretrainResult b = pretrain(c, second);
   ASSERT_EQ(a.losses.size() + b.losses.size(), 6u);
@@ -73,12 +50,12 @@ TEST(PretrainerTest, ResumeContinuesExactly) {
 
 TEST(PretrainerTest, WritesMetricsCheckpointsAndFinalWeights) {
   smx::testing::ScratchDir dir;
-  PretrainOptions o = options_in(dir, "run");
+  PretrainOptions o = tiny_pretrain_options(dir, "run");
   o.checkpoint_every = 2;
   o.keep_checkpoints = 2;
   o.log_every = 2;
   o.eval_every = 3;
-  pretrain(config_for_tiny_tokenizer(), o);
+  pretrain(tiny_pretraining_config(), o);
   std::vector<std::string> kept;
   for (const auto& e : std::filesystem::directory_iterator(o.out_dir + "/checkpoints"))
     kept.push_back(e.path().filename().string());
@@ -95,22 +72,22 @@ TEST(PretrainerTest, WritesMetricsCheckpointsAndFinalWeights) {
   EXPECT_EQ(train_lines, 3);  // steps 2, 4, 6
   EXPECT_EQ(eval_lines, 2);   // step 3 and the final one
   // Starting again in the same folder without --resume would mix two runs.
-  expect_error([&] { pretrain(config_for_tiny_tokenizer(), o); }, "pass --resume");
+  expect_error([&] { pretrain(tiny_pretraining_config(), o); }, "pass --resume");
 }
 
 TEST(PretrainerTest, NonFiniteLossStopsNamingTheStep) {
   smx::testing::ScratchDir dir;
-  PretrainOptions o = options_in(dir, "nan");
+  PretrainOptions o = tiny_pretrain_options(dir, "nan");
   o.learning_rate = 1e30;
   o.warmup_steps = 0;
   o.steps = 50;
-  expect_error([&] { pretrain(config_for_tiny_tokenizer(), o); }, "at step");
+  expect_error([&] { pretrain(tiny_pretraining_config(), o); }, "at step");
 }
 
 TEST(PretrainerTest, BadInputsFailBeforeTraining) {
   smx::testing::ScratchDir dir;
-  const ModelConfig c = config_for_tiny_tokenizer();
-  PretrainOptions o = options_in(dir, "bad");
+  const ModelConfig c = tiny_pretraining_config();
+  PretrainOptions o = tiny_pretrain_options(dir, "bad");
   ModelConfig wrong_vocab = c;
   wrong_vocab.vocab_size = c.vocab_size + 1;
   expect_error([&] { pretrain(wrong_vocab, o); }, "pieces but config");
@@ -133,7 +110,7 @@ TEST(PretrainerTest, BadInputsFailBeforeTraining) {
   expect_error([&] { pretrain(c, unwritable); }, "cannot create output folder");
 
   // A checkpoint of one architecture does not resume into another.
-  PretrainOptions run = options_in(dir, "arch");
+  PretrainOptions run = tiny_pretrain_options(dir, "arch");
   run.steps = 2;
   pretrain(c, run);
   ModelConfig wider = c;
