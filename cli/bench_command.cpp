@@ -101,7 +101,8 @@ void run(const BenchCliOptions& o, CLI::App* cmd) {
   options.caching_allocator = !o.no_cache;
   options.device = o.device;
   if (bench::parse_bench_device(o.device).is_cuda() && (o.peak || o.peer || o.profile))
-    fail("smx bench --device {}: --peak, --peer and --profile measure the CPU; drop them", o.device);
+    fail("smx bench --device {}: --peak, --peer and --profile measure the CPU; drop them",
+         o.device);
   options.profile = o.profile;
   if (o.inference_only && o.training_only)
     fail("smx bench: --inference-only and --training-only exclude each other; drop one");

@@ -53,8 +53,8 @@ void print_info(const ModelConfig& c, int64_t seq_len) {
         "  moe: {} layers ({}), {} experts of d_ff {}, {}, capacity factor train {} / eval "
         "{}, group {} tokens -> capacity {} per expert\n",
         c.num_moe_layers, to_string(c.moe_layout), c.num_experts, c.expert_d_ff,
-        c.dispatch_algorithm, c.train_capacity_factor, c.eval_capacity_factor,
-        r.tokens_per_group, r.expert_capacity);
+        c.dispatch_algorithm, c.train_capacity_factor, c.eval_capacity_factor, r.tokens_per_group,
+        r.expert_capacity);
   fmt::print("  padding {}  routing groups {}\n", to_string(c.padding), c.routing_groups());
   fmt::print("  layer plan:\n{}", layer_plan(c));
   fmt::print("  {:<20} {:>14} {:>12} {:>14}\n", "component", "parameters", "GFLOPs/ex",

@@ -101,7 +101,8 @@ int launch(int nproc, int port, double grace_s, std::vector<std::string> command
       ::setpgid(0, 0);  // the terminal's Ctrl-C reaches the launcher only, which forwards it once
       for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, SIG_DFL);
       // Survives execvp; the getppid() check closes the race with a launcher that died before it.
-      if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != launcher) ::_exit(128 + SIGTERM);
+      if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != launcher)
+        ::_exit(128 + SIGTERM);
       const std::pair<const char*, std::string> vars[] = {
           {"MASTER_ADDR", "127.0.0.1"},         {"MASTER_PORT", std::to_string(port)},
           {"RANK", std::to_string(rank)},       {"WORLD_SIZE", std::to_string(nproc)},

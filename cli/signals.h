@@ -1,4 +1,5 @@
-// SIGINT/SIGTERM/SIGHUP -> a flag long-running commands poll, so they can checkpoint and exit cleanly.
+// SIGINT/SIGTERM/SIGHUP -> a flag long-running commands poll, so they can checkpoint and exit
+// cleanly.
 #pragma once
 
 #include <atomic>

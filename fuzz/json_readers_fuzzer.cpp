@@ -1,10 +1,10 @@
 // libFuzzer target for every reader of JSON that smx did not write in this process: model configs
 // (config.json, --config files), a safetensors file's header and its "smx.config" metadata, task
-// lines (SuperGLUE JSONL) and `smx forward --input` (batch-inference JSONL lines and HTTP bodies are
-// request_fuzzer's). The first byte
-// picks the reader, the rest is its input. Any bytes must give a value or an smx::Error, never a
-// crash (deep nesting used to overflow the stack), a hang, a leak or another exception.
-// Built by `make fuzz` (clang -fsanitize=fuzzer,address,undefined, linked with LibTorch); not in CI.
+// lines (SuperGLUE JSONL) and `smx forward --input` (batch-inference JSONL lines and HTTP bodies
+// are request_fuzzer's). The first byte picks the reader, the rest is its input. Any bytes must
+// give a value or an smx::Error, never a crash (deep nesting used to overflow the stack), a hang, a
+// leak or another exception. Built by `make fuzz` (clang -fsanitize=fuzzer,address,undefined,
+// linked with LibTorch); not in CI.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -50,8 +50,7 @@ void read_task_line(std::string_view text) {
   if (f == nullptr) return;
   std::fwrite(text.data(), 1, text.size(), f);
   std::fclose(f);
-  for (const char* task : {"copa", "boolq", "multirc", "record"})
-    try {
+  for (const char* task : {"copa", "boolq", "multirc", "record"}) try {
       smx::tasks::read_superglue_jsonl(smx::tasks::find_task(task), path, smx::tasks::Split::kDev,
                                        nullptr);
     } catch (const smx::Error&) {

@@ -9,8 +9,8 @@ std::unique_ptr<train::AdamW> make_adamw(model::SparseMixer& model) {
   return std::make_unique<train::AdamW>(model, train::AdamWOptions{0.9, 0.999, 1e-6, 0.01});
 }
 
-double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer,
-                        const Batch& batch, double lr) {
+double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer, const Batch& batch,
+                        double lr) {
   model.train();
   dist::TrainingSession single_process{dist::DistOptions{}};
   train::TrainingStep step(model, optimizer, single_process, /*clip_norm=*/0);

@@ -9,8 +9,8 @@
 
 namespace smx::bench {
 
-Batch make_synthetic_batch(const ModelConfig& config, int64_t batch, int64_t seq_len,
-                                         uint64_t seed, int64_t real_length) {
+Batch make_synthetic_batch(const ModelConfig& config, int64_t batch, int64_t seq_len, uint64_t seed,
+                           int64_t real_length) {
   const int64_t B = batch, N = seq_len, L = real_length > 0 ? real_length : seq_len;
   if (B < 1 || N < 2 || L > N)
     fail(

@@ -44,9 +44,10 @@ void check_text_line(std::string_view text, std::string_view file, long long lin
     fail("{}:{}: NUL byte at byte {} of the line (binary content); the input must be UTF-8 text",
          file, line, nul);
   if (const auto bad = find_invalid_utf8(text))
-    fail("{}:{}: byte {} of the line is not valid UTF-8 (0x{:02x}); the input must be UTF-8 text. "
-         "A Latin-1 file converts with `iconv -f latin1 -t utf-8`",
-         file, line, *bad, static_cast<unsigned>(static_cast<unsigned char>(text[*bad])));
+    fail(
+        "{}:{}: byte {} of the line is not valid UTF-8 (0x{:02x}); the input must be UTF-8 text. "
+        "A Latin-1 file converts with `iconv -f latin1 -t utf-8`",
+        file, line, *bad, static_cast<unsigned>(static_cast<unsigned char>(text[*bad])));
 }
 
 }  // namespace smx

@@ -42,7 +42,7 @@ EncodedExamples encode_examples(const std::vector<tasks::TaskExample>& examples,
 }
 
 Batch make_batch(const EncodedExamples& data, const std::vector<size_t>& rows,
-                     const ModelConfig& config, const at::Device& device) {
+                 const ModelConfig& config, const at::Device& device) {
   if (rows.empty()) fail("make_batch: no rows");
   int64_t longest = 1;
   for (const size_t r : rows)

@@ -151,7 +151,7 @@ std::string CheckpointManager::save(const CheckpointContents& c) {
 }
 
 std::optional<std::string> CheckpointManager::latest_intact(bool quarantine,
-                                                             std::vector<std::string>* skipped) {
+                                                            std::vector<std::string>* skipped) {
   const auto all = complete();
   for (auto it = all.rbegin(); it != all.rend(); ++it) {
     const std::string problem = verify(it->second);

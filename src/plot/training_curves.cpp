@@ -11,7 +11,8 @@ namespace smx::plot {
 RunMetrics read_run_metrics(const std::string& run_dir) {
   const std::string path = run_dir + "/metrics.jsonl";
   std::ifstream in(path);
-  if (!in) fail("cannot open '{}': is '{}' a run folder of smx pretrain or smx finetune?", path, run_dir);
+  if (!in)
+    fail("cannot open '{}': is '{}' a run folder of smx pretrain or smx finetune?", path, run_dir);
   RunMetrics run;
   run.name = std::filesystem::path(run_dir).lexically_normal().filename().string();
   if (run.name.empty()) run.name = std::filesystem::path(run_dir).parent_path().filename().string();

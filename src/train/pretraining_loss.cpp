@@ -7,7 +7,8 @@ namespace smx::train {
 Batch to_tensors(const PretrainingBatch& b, const at::Device& device, int64_t pad_id) {
   const int64_t B = b.batch_size, N = b.seq_len, P = b.max_predictions;
   auto longs = [&](const std::vector<int64_t>& v, std::vector<int64_t> shape) {
-    return torch::from_blob(const_cast<int64_t*>(v.data()), shape, torch::kLong).to(device, false, true);
+    return torch::from_blob(const_cast<int64_t*>(v.data()), shape, torch::kLong)
+        .to(device, false, true);
   };
   Batch t;
   t.input_ids = longs(b.input_ids, {B, N});
@@ -26,7 +27,8 @@ PretrainingLoss pretraining_loss(const model::SparseMixerOutput& out, const Batc
                                  double aux_factor, double z_factor) {
   PretrainingLoss r;
   const int64_t V = out.mlm_logits.size(-1);
-  // MLM: Σ w·CE / Σ w over every masked slot of the batch; logits in fp32 whatever the compute dtype.
+  // MLM: Σ w·CE / Σ w over every masked slot of the batch; logits in fp32 whatever the compute
+  // dtype.
   const at::Tensor logits = out.mlm_logits.to(torch::kFloat).reshape({-1, V});
   const at::Tensor labels = batch.masked_lm_ids.reshape({-1});
   const at::Tensor weights = batch.masked_lm_weights.reshape({-1});

@@ -105,8 +105,11 @@ TEST(ModelConfigTest, ErrorsNameTheKey) {
       "num_selected_experts is 5");
   expect_error([&] { with({{"pad_id", 97}}); }, "pad_id 97");
   expect_error([&] { with({{"model_arch", "linear"}, {"use_fft", true}}); }, "use_fft");
-  expect_error([&] { with({{"vocab_size", 1000000000000LL}}); },
-               "vocab_size is 1000000000000; it must be between 1 and 16777216");
+  expect_error(
+      [&] {
+        with({{"vocab_size", 1000000000000LL}});
+      },
+      "vocab_size is 1000000000000; it must be between 1 and 16777216");
   expect_error([&] { with({{"d_ff", int64_t{1} << 40}}); }, "d_ff is 1099511627776");
   expect_error([&] { with({{"num_layers", 100000}}); }, "it must be between 1 and 1024");
   expect_error([] { load_model_config("no-such-preset"); }, "neither a file nor a preset");

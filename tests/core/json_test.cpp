@@ -10,7 +10,9 @@
 namespace smx {
 namespace {
 
-std::string nested_arrays(int depth) { return std::string(depth, '[') + std::string(depth, ']'); }
+std::string nested_arrays(int depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
 
 TEST(ParseJsonTest, ParsesOrdinaryJson) {
   const auto j = parse_json(R"({"a": [1, {"b": "c"}]})", "test");

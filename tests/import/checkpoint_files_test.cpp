@@ -53,8 +53,9 @@ TEST(CheckpointFilesTest, FolderZipAndSingleFile) {
 
   const CheckpointFiles single(kFlaxFixtures + "/sm_tiny/replicated_checkpoint_1000");
   EXPECT_EQ(single.shards().size(), 2U);  // its siblings
-  expect_error([] { CheckpointFiles(kFlaxFixtures + "/sm_tiny/shard-00000-of-00002_checkpoint_1000"); },
-               "pass the replicated_checkpoint_1000 file");
+  expect_error(
+      [] { CheckpointFiles(kFlaxFixtures + "/sm_tiny/shard-00000-of-00002_checkpoint_1000"); },
+      "pass the replicated_checkpoint_1000 file");
 }
 
 TEST(CheckpointFilesTest, MissingShardsOtherStepsAndEmptyZips) {

@@ -23,8 +23,8 @@ TEST(OutputFileTest, RefusesAnOutputThatIsAnInput) {
   const std::string input = dir.write("in.jsonl", "{\"text\": \"keep me\"}\n");
   fs::create_symlink(input, dir.file("link.jsonl"));
   fs::create_hard_link(input, dir.file("hard.jsonl"));
-  for (const std::string& out : {input, dir.file("link.jsonl"), dir.file("hard.jsonl"),
-                                dir.file("./in.jsonl")})
+  for (const std::string& out :
+       {input, dir.file("link.jsonl"), dir.file("hard.jsonl"), dir.file("./in.jsonl")})
     expect_error([&] { OutputFile file(out, {input}); }, "is the same file as the input");
   EXPECT_EQ(read_text_file(input), "{\"text\": \"keep me\"}\n");  // untouched
   EXPECT_NO_THROW(check_output_is_not_input(dir.file("new.jsonl"), {input}));

@@ -3,8 +3,8 @@
 
 #include <unistd.h>
 
-#include <filesystem>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 

@@ -37,7 +37,8 @@ TEST(AdamWTest, MatchesTheOptaxFormulaWithDecoupledDecay) {
     ++t;
     m = 0.9 * m + 0.1 * g;
     v = 0.999 * v + 0.001 * g * g;
-    const at::Tensor update = (m / (1 - std::pow(0.9, t))) / ((v / (1 - std::pow(0.999, t))).sqrt() + 1e-6);
+    const at::Tensor update =
+        (m / (1 - std::pow(0.9, t))) / ((v / (1 - std::pow(0.999, t))).sqrt() + 1e-6);
     w = w - lr * (update + 0.01 * w);
   }
   const double diff = (module.w - w).abs().max().item<double>();

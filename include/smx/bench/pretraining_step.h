@@ -19,8 +19,8 @@ namespace smx::bench {
 std::unique_ptr<train::AdamW> make_adamw(model::SparseMixer& model);
 
 // train::TrainingStep::run at learning rate `lr` in one process; returns the loss value.
-double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer,
-                        const Batch& batch, double lr = 1e-4);
+double pretraining_step(model::SparseMixer& model, train::AdamW& optimizer, const Batch& batch,
+                        double lr = 1e-4);
 
 // Eval-mode forward without grad: encoder, pooler and the classification head (no MLM head).
 at::Tensor inference_forward(model::SparseMixer& model, const Batch& batch);

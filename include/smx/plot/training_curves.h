@@ -11,7 +11,7 @@
 namespace smx::plot {
 
 struct RunMetrics {
-  std::string name;                  // the run folder's name
+  std::string name;                   // the run folder's name
   std::vector<nlohmann::json> train;  // records with "type": "train"
   std::vector<nlohmann::json> eval;   // records with "type": "eval"
 };
