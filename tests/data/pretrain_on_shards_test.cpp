@@ -73,10 +73,7 @@ TEST(PretrainOnShards, ResumeInTheMiddleOfAGzipShardGivesTheSameLosses) {
   second.corpus.workers = 1;  // the thread count may change on resume
   const auto b = train::pretrain(c, second);
   ASSERT_EQ(a.losses.size() + b.losses.size(), 6u);
-  std::vector<double> joined = a.losses;
-  joined.insert(joined.end(), b.losses.begin(), b.losses.end());
-  double worst = 0;
-  for (size_t i = 0; i < 6; ++i) worst = std::max(worst, std::abs(joined[i] - straight.losses[i]));
+  const double worst = smx::testing::max_resume_loss_diff(straight, a, b);
   std::printf("    3 + resume + 3 vs 6 straight on gzip JSONL: max |loss diff| = %.3e\n", worst);
   EXPECT_LT(worst, 1e-6);
   EXPECT_NEAR(b.final_eval.loss, straight.final_eval.loss, 1e-6);

@@ -1,6 +1,11 @@
 #include "support/tiny_pretraining.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <limits>
+
+#include <gtest/gtest.h>
 
 #include "support/test_util.h"
 #include "support/tiny_tokenizer.h"
@@ -35,6 +40,19 @@ train::PretrainOptions tiny_pretrain_options(const ScratchDir& dir, const std::s
   o.checkpoint_every = 0;
   o.seed = 5;
   return o;
+}
+
+double max_resume_loss_diff(const train::PretrainResult& straight,
+                            const train::PretrainResult& first,
+                            const train::PretrainResult& second) {
+  std::vector<double> joined = first.losses;
+  joined.insert(joined.end(), second.losses.begin(), second.losses.end());
+  EXPECT_EQ(joined.size(), straight.losses.size()) << "steps before + after the resume";
+  if (joined.size() != straight.losses.size()) return std::numeric_limits<double>::infinity();
+  double worst = 0;
+  for (size_t i = 0; i < joined.size(); ++i)
+    worst = std::max(worst, std::abs(joined[i] - straight.losses[i]));
+  return worst;
 }
 
 }  // namespace smx::testing

@@ -20,4 +20,10 @@ ModelConfig tiny_pretraining_config();
 train::PretrainOptions tiny_pretrain_options(const ScratchDir& dir, const std::string& run,
                                              std::vector<std::string> data_files = {});
 
+// max |loss difference| per step between a straight run and the same steps run as `first`, then
+// `second` resuming it; a test failure (and infinity) when the step counts differ.
+double max_resume_loss_diff(const train::PretrainResult& straight,
+                            const train::PretrainResult& first,
+                            const train::PretrainResult& second);
+
 }  // namespace smx::testing

@@ -186,10 +186,7 @@ TEST(Bf16TrainingTest, Bf16ResumeContinuesExactlyFromFp32Checkpoints) {
   second.resume = true;
   const PretrainResult b = pretrain(c, second);
   ASSERT_EQ(a.losses.size() + b.losses.size(), 6u);
-  std::vector<double> joined = a.losses;
-  joined.insert(joined.end(), b.losses.begin(), b.losses.end());
-  double worst = 0;
-  for (size_t i = 0; i < 6; ++i) worst = std::max(worst, std::abs(joined[i] - straight.losses[i]));
+  const double worst = smx::testing::max_resume_loss_diff(straight, a, b);
   std::printf("    bf16: 3 + resume + 3 vs 6 straight: max |loss diff| = %.3e\n", worst);
   EXPECT_LT(worst, 1e-6);
   // Weights and checkpoints hold fp32 masters only (no bf16 copy is saved).
