@@ -5,21 +5,13 @@
 #include <torch/torch.h>
 
 #include "smx/core/error.h"
-#include "smx/core/torch_compat.h"
+#include "smx/model/compute_weights.h"
 #include "smx/ops/bias_gelu.h"
 #include "smx/ops/expert_dispatch.h"
 #include "smx/routing/capacity.h"
 
 namespace smx::model {
 namespace {
-
-// The dtype the expert GEMMs run in: autocast's lower precision when it is on, else x's.
-at::ScalarType gemm_dtype(const at::Tensor& x) {
-  const c10::DeviceType device = x.device().type();
-  if ((x.is_cpu() || x.is_cuda()) && compat::autocast_enabled(device))
-    return compat::autocast_dtype(device);
-  return x.scalar_type();
-}
 
 // Runs [first, end) of consecutive experts with at least one slot of nonzero combine weight.
 // weight: [E, M] fp32.
@@ -125,8 +117,8 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
   // writes the buffer in the expert GEMMs' dtype.
   const ops::SlotIndex slots = ops::make_slot_index(token_index, T);
   const at::Tensor buffer =
-      ops::dispatch_tokens(tokens, slots, gemm_dtype(tokens)).view({A, M, D});  // [A, M, D]
-  at::Tensor y;                                                                 // [A, M, D]
+      ops::dispatch_tokens(tokens, slots, compute_dtype(tokens)).view({A, M, D});  // [A, M, D]
+  at::Tensor y;                                                                    // [A, M, D]
   if (expert_runner) {
     y = expert_runner(*this, buffer);
   } else if (runs.size() == 1) {
