@@ -79,12 +79,12 @@ at::Tensor LayerNorm::forward(const at::Tensor& x) const {
   return at::layer_norm(in, {x.size(-1)}, scale, bias, eps_);
 }
 
-at::Tensor LayerNorm::forward(const at::Tensor& x, const at::Tensor& residual,
-                              bool allow_bf16) const {
+at::Tensor LayerNorm::forward(const at::Tensor& x, const at::Tensor& residual, bool allow_bf16,
+                              const ops::FusedDropout& dropout) const {
   // bf16 out under bf16 end to end (statistics in fp32): the next sublayer's GEMMs cast nothing.
   return ops::add_layer_norm(
       x, residual, scale, bias, eps_,
-      allow_bf16 && bf16_activations(x) ? at::kBFloat16 : scale.scalar_type());
+      allow_bf16 && bf16_activations(x) ? at::kBFloat16 : scale.scalar_type(), dropout);
 }
 
 }  // namespace smx::model

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "smx/model/dropout.h"
+
 namespace smx::model {
 
 Embedder::Embedder(const ModelConfig& config) : dropout_rate_(config.dropout_rate) {
@@ -25,7 +27,7 @@ at::Tensor Embedder::forward(const at::Tensor& input_ids, const at::Tensor& type
                  at::embedding(type_embeddings, type_ids);   // [B, N, D_e]
   at::Tensor h = layer_norm->forward(e);                     // [B, N, D_e]
   if (hidden_mapping_in) h = hidden_mapping_in->forward(h);  // [B, N, D]
-  return at::dropout(h, dropout_rate_, is_training());
+  return model::dropout(h, dropout_rate_, is_training());
 }
 
 }  // namespace smx::model

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "smx/model/dropout.h"
+
 namespace smx::model {
 
 EncoderBlock::EncoderBlock(const ModelConfig& config, int64_t layer)
@@ -29,16 +31,21 @@ BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& vali
   const at::Tensor y =
       mixing_layer_norm->forward(mixing->forward({x, valid}), x, /*allow_bf16=*/!moe);
   BlockOutput out;
-  at::Tensor f;  // the feed-forward sublayer's output
+  at::Tensor f;               // the feed-forward sublayer's output
+  ops::FusedDropout dropout;  // applied to f inside the add & norm (none: rate 0)
   if (moe) {
     MoeOutput m = moe->forward(y, masked_ ? valid : at::Tensor());
     f = m.output;
     out.aux_loss = m.aux_loss;
     out.z_loss = m.z_loss;
   } else {
+    // The MLP's output dropout rides inside the add & norm pass where the counter-based kernels
+    // run (model/dropout.h): no separate pass over f.
     f = feed_forward->forward(y);
+    dropout = fused_dropout_for(f, feed_forward->dropout_rate(), is_training());
+    if (dropout.rate == 0) f = model::dropout(f, feed_forward->dropout_rate(), is_training());
   }
-  out.hidden = output_layer_norm->forward(f, y);  // LN(y + f)
+  out.hidden = output_layer_norm->forward(f, y, /*allow_bf16=*/true, dropout);  // LN(y + f)
   return out;
 }
 

@@ -15,7 +15,7 @@ Mlp::Mlp(int64_t d_model, int64_t d_ff, double dropout_rate, ops::GeluKind gelu)
 at::Tensor Mlp::forward(const at::Tensor& x) const {
   // The intermediate bias rides in the GELU pass (ops/bias_gelu.h): one pass over [.., F].
   const at::Tensor h = ops::bias_gelu(intermediate->matmul(x), intermediate->bias, gelu_);
-  return at::dropout(output->forward(h), dropout_rate_, is_training());
+  return output->forward(h);
 }
 
 }  // namespace smx::model

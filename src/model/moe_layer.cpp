@@ -6,6 +6,7 @@
 
 #include "smx/core/error.h"
 #include "smx/model/compute_weights.h"
+#include "smx/model/dropout.h"
 #include "smx/ops/bias_gelu.h"
 #include "smx/ops/expert_dispatch.h"
 #include "smx/routing/capacity.h"
@@ -154,7 +155,7 @@ at::Tensor MoeLayer::run_expert_range(const at::Tensor& buffer, int64_t first) {
       config_.exact_gelu() ? ops::GeluKind::kErf : ops::GeluKind::kTanh);
   at::Tensor y = at::baddbmm(held(output_bias).unsqueeze(1), h,
                              held(compute_weight(output_kernel)));  // [n, M, D]
-  return at::dropout(y, config_.expert_dropout_rate, is_training());
+  return model::dropout(y, config_.expert_dropout_rate, is_training());
 }
 
 void MoeLayer::set_eval_min_expert_capacity(int64_t capacity) {

@@ -6,20 +6,26 @@
 #include <ATen/record_function.h>
 #include <torch/torch.h>
 
+#include "dropout_mask.h"
 #include "simd.h"
 #include "smx/ops/fused_kernels.h"
 
 namespace smx::ops {
 namespace {
 
+using dropout_mask::dropped;
+using dropout_mask::load_dropped;
+using DropoutDraw = dropout_mask::Draw;
+
 // Per row: mean and 1/std of v = x + r, then y = (v - mean)·rstd·scale + bias.
 template <typename X, typename R, typename Y>
 void forward_rows_scalar(const X* x, const R* r, const float* scale, const float* bias, Y* y,
-                         float* mean_out, float* rstd_out, int64_t rows, int64_t D, float eps) {
-  for (int64_t i = 0; i < rows; ++i, x += D, r += D, y += D) {
+                         float* mean_out, float* rstd_out, int64_t rows, int64_t D, float eps,
+                         int64_t index0, const DropoutDraw& dr) {
+  for (int64_t i = 0; i < rows; ++i, x += D, r += D, y += D, index0 += D) {
     double sum = 0, sq = 0;
     for (int64_t d = 0; d < D; ++d) {
-      const float v = static_cast<float>(x[d]) + static_cast<float>(r[d]);
+      const float v = dropped(x[d], index0 + d, dr) + static_cast<float>(r[d]);
       sum += v;
       sq += static_cast<double>(v) * v;
     }
@@ -28,7 +34,7 @@ void forward_rows_scalar(const X* x, const R* r, const float* scale, const float
     const auto rstd = static_cast<float>(1.0 / std::sqrt(var + eps));
     const auto m = static_cast<float>(mean);
     for (int64_t d = 0; d < D; ++d) {
-      const float v = static_cast<float>(x[d]) + static_cast<float>(r[d]);
+      const float v = dropped(x[d], index0 + d, dr) + static_cast<float>(r[d]);
       y[d] = static_cast<Y>((v - m) * rstd * scale[d] + bias[d]);
     }
     mean_out[i] = m;
@@ -39,28 +45,30 @@ void forward_rows_scalar(const X* x, const R* r, const float* scale, const float
 template <typename X, typename R, typename Y>
 SMX_AVX512 void forward_rows_avx512(const X* x, const R* r, const float* scale, const float* bias,
                                     Y* y, float* mean_out, float* rstd_out, int64_t rows, int64_t D,
-                                    float eps) {
-  for (int64_t i = 0; i < rows; ++i, x += D, r += D, y += D) {
+                                    float eps, int64_t index0, const DropoutDraw& dr) {
+  for (int64_t i = 0; i < rows; ++i, x += D, r += D, y += D, index0 += D) {
     // Two passes over the row (it stays in L1): the mean, then the centred second moment.
     __m512 vsum = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
-      vsum = _mm512_add_ps(vsum, _mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)));
+      vsum = _mm512_add_ps(
+          vsum, _mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)));
     }
     const float mean = _mm512_reduce_add_ps(vsum) / static_cast<float>(D);
     const __m512 m = _mm512_set1_ps(mean);
     __m512 vsq = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
-      const __m512 c =
-          _mm512_maskz_sub_ps(k, _mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m);
+      const __m512 c = _mm512_maskz_sub_ps(
+          k, _mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)), m);
       vsq = _mm512_fmadd_ps(c, c, vsq);
     }
     const float rstd = 1.0f / std::sqrt(_mm512_reduce_add_ps(vsq) / static_cast<float>(D) + eps);
     const __m512 s = _mm512_set1_ps(rstd);
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
-      const __m512 c = _mm512_sub_ps(_mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m);
+      const __m512 c = _mm512_sub_ps(
+          _mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)), m);
       simd::store(
           y + d,
           _mm512_fmadd_ps(_mm512_mul_ps(c, s), simd::load(scale + d, k), simd::load(bias + d, k)),
@@ -75,13 +83,16 @@ SMX_AVX512 void forward_rows_avx512(const X* x, const R* r, const float* scale, 
 //   grad_v = rstd · (gs - mean(gs) - v̂ · mean(gs · v̂)),  gscale += g·v̂,  gbias += g.
 // g and gv in the output's type Y (fp32, or bf16 with a bf16 output); math in fp32.
 template <typename X, typename R, typename Y>
+// With dropout, gx (else null) receives grad_v through the mask: gx = grad_v · keep · scale.
 void backward_rows_scalar(const Y* g, const X* x, const R* r, const float* scale, const float* mean,
-                          const float* rstd, Y* gv, float* gscale, float* gbias, int64_t rows,
-                          int64_t D) {
-  for (int64_t i = 0; i < rows; ++i, g += D, x += D, r += D, gv += D) {
+                          const float* rstd, Y* gv, Y* gx, float* gscale, float* gbias,
+                          int64_t rows, int64_t D, int64_t index0, const DropoutDraw& dr) {
+  for (int64_t i = 0; i < rows;
+       ++i, g += D, x += D, r += D, gv += D, gx = gx ? gx + D : nullptr, index0 += D) {
     double a = 0, b = 0;
     for (int64_t d = 0; d < D; ++d) {
-      const float vh = (static_cast<float>(x[d]) + static_cast<float>(r[d]) - mean[i]) * rstd[i];
+      const float vh =
+          (dropped(x[d], index0 + d, dr) + static_cast<float>(r[d]) - mean[i]) * rstd[i];
       const auto gd = static_cast<float>(g[d]);
       const float gs = gd * scale[d];
       a += gs;
@@ -92,23 +103,31 @@ void backward_rows_scalar(const Y* g, const X* x, const R* r, const float* scale
     const auto ma = static_cast<float>(a / static_cast<double>(D));
     const auto mb = static_cast<float>(b / static_cast<double>(D));
     for (int64_t d = 0; d < D; ++d) {
-      const float vh = (static_cast<float>(x[d]) + static_cast<float>(r[d]) - mean[i]) * rstd[i];
-      gv[d] = static_cast<Y>(rstd[i] * (static_cast<float>(g[d]) * scale[d] - ma - vh * mb));
+      const float vh =
+          (dropped(x[d], index0 + d, dr) + static_cast<float>(r[d]) - mean[i]) * rstd[i];
+      const float grad_v = rstd[i] * (static_cast<float>(g[d]) * scale[d] - ma - vh * mb);
+      gv[d] = static_cast<Y>(grad_v);
+      if (gx)
+        gx[d] = static_cast<Y>(dropout_mask::keeps(dr, index0 + d) ? grad_v * dr.scale : 0.0f);
     }
   }
 }
 
 template <typename X, typename R, typename Y>
 SMX_AVX512 void backward_rows_avx512(const Y* g, const X* x, const R* r, const float* scale,
-                                     const float* mean, const float* rstd, Y* gv, float* gscale,
-                                     float* gbias, int64_t rows, int64_t D) {
-  for (int64_t i = 0; i < rows; ++i, g += D, x += D, r += D, gv += D) {
+                                     const float* mean, const float* rstd, Y* gv, Y* gx,
+                                     float* gscale, float* gbias, int64_t rows, int64_t D,
+                                     int64_t index0, const DropoutDraw& dr) {
+  for (int64_t i = 0; i < rows;
+       ++i, g += D, x += D, r += D, gv += D, gx = gx ? gx + D : nullptr, index0 += D) {
     const __m512 m = _mm512_set1_ps(mean[i]), s = _mm512_set1_ps(rstd[i]);
     __m512 va = _mm512_setzero_ps(), vb = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
       const __m512 vh = _mm512_mul_ps(
-          _mm512_sub_ps(_mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m), s);
+          _mm512_sub_ps(_mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)),
+                        m),
+          s);
       const __m512 gd = simd::load(g + d, k);
       const __m512 gs = _mm512_mul_ps(gd, simd::load(scale + d, k));
       va = _mm512_add_ps(va, gs);
@@ -121,10 +140,18 @@ SMX_AVX512 void backward_rows_avx512(const Y* g, const X* x, const R* r, const f
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
       const __m512 vh = _mm512_mul_ps(
-          _mm512_sub_ps(_mm512_add_ps(simd::load(x + d, k), simd::load(r + d, k)), m), s);
+          _mm512_sub_ps(_mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)),
+                        m),
+          s);
       const __m512 gs = _mm512_mul_ps(simd::load(g + d, k), simd::load(scale + d, k));
-      simd::store(gv + d,
-                  _mm512_mul_ps(s, _mm512_sub_ps(_mm512_sub_ps(gs, ma), _mm512_mul_ps(vh, mb))), k);
+      const __m512 grad_v =
+          _mm512_mul_ps(s, _mm512_sub_ps(_mm512_sub_ps(gs, ma), _mm512_mul_ps(vh, mb)));
+      simd::store(gv + d, grad_v, k);
+      if (gx)
+        simd::store(gx + d,
+                    _mm512_maskz_mul_ps(dropout_mask::keeps16(dr, index0 + d), grad_v,
+                                        _mm512_set1_ps(dr.scale)),
+                    k);
     }
   }
 }
@@ -146,7 +173,8 @@ struct Forward {
 };
 
 Forward forward_kernel(const at::Tensor& x, const at::Tensor& r, const at::Tensor& scale,
-                       const at::Tensor& bias, double eps, at::ScalarType out) {
+                       const at::Tensor& bias, double eps, at::ScalarType out,
+                       const DropoutDraw& dr) {
   const int64_t D = x.size(-1), rows = x.numel() / D;
   Forward f;
   f.y = at::empty(x.sizes(), x.options().dtype(out));
@@ -165,22 +193,28 @@ Forward forward_kernel(const at::Tensor& x, const at::Tensor& r, const at::Tenso
       const int64_t o = begin * D;
       if (simd::cpu_has_avx512())
         forward_rows_avx512(xp + o, rp + o, sp, bp, yp + o, mp + begin, rs + begin, end - begin, D,
-                            static_cast<float>(eps));
+                            static_cast<float>(eps), o, dr);
       else
         forward_rows_scalar(xp + o, rp + o, sp, bp, yp + o, mp + begin, rs + begin, end - begin, D,
-                            static_cast<float>(eps));
+                            static_cast<float>(eps), o, dr);
     });
   });
   return f;
 }
 
-// grad of v = x + r in g's dtype (the output's), and the scale and bias gradients (fp32).
-std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_kernel(
-    const at::Tensor& g, const at::Tensor& x, const at::Tensor& r, const at::Tensor& scale,
-    const at::Tensor& mean, const at::Tensor& rstd) {
+struct Backward {
+  at::Tensor gv, gx;  // grad of v = dropout(x) + r, and of x (gv itself without dropout)
+  at::Tensor gscale, gbias;
+};
+
+// Gradients in g's dtype (the output's); the scale and bias gradients in fp32.
+Backward backward_kernel(const at::Tensor& g, const at::Tensor& x, const at::Tensor& r,
+                         const at::Tensor& scale, const at::Tensor& mean, const at::Tensor& rstd,
+                         const DropoutDraw& dr) {
   const int64_t D = x.size(-1), rows = x.numel() / D;
   const simd::RowChunks chunks(rows);  // the scale and bias gradients' partial rows
   at::Tensor gv = at::empty(x.sizes(), g.options());
+  at::Tensor gx = dr.active ? at::empty(x.sizes(), g.options()) : gv;
   at::Tensor partial =
       at::zeros({2, chunks.count, D}, g.options().dtype(at::kFloat));  // scale, bias
   dispatch_types(x, r, g.scalar_type(), [&](auto x_tag, auto r_tag, auto y_tag) {
@@ -193,34 +227,40 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> backward_kernel(
     const float *sp = scale.data_ptr<float>(), *mp = mean.data_ptr<float>(),
                 *rs = rstd.data_ptr<float>();
     Y* gvp = gv.data_ptr<Y>();
+    Y* gxp = dr.active ? gx.data_ptr<Y>() : nullptr;
     float* pp = partial.data_ptr<float>();
     at::parallel_for(0, chunks.count, 1, [&](int64_t begin, int64_t end) {
       for (int64_t c = begin; c < end; ++c) {
         const int64_t first = chunks.first(c), n = chunks.end(c) - first, o = first * D;
         float* gscale = pp + c * D;
         float* gbias = pp + (chunks.count + c) * D;
+        Y* gxo = gxp ? gxp + o : nullptr;
         if (simd::cpu_has_avx512())
-          backward_rows_avx512(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gscale,
-                               gbias, n, D);
+          backward_rows_avx512(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gxo,
+                               gscale, gbias, n, D, o, dr);
         else
-          backward_rows_scalar(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gscale,
-                               gbias, n, D);
+          backward_rows_scalar(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gxo,
+                               gscale, gbias, n, D, o, dr);
       }
     });
   });
   const at::Tensor sums = partial.sum(1);  // [2, D]
-  return {gv, sums[0], sums[1]};
+  return {gv, gx, sums[0], sums[1]};
 }
 
 class AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
                             const at::Tensor& r, const at::Tensor& scale, const at::Tensor& bias,
-                            double eps, bool bf16_out) {
+                            double eps, bool bf16_out, double dropout_rate, int64_t dropout_seed) {
     const at::Tensor xc = x.contiguous(), rc = r.contiguous();
     const at::Tensor sc = scale.contiguous(), bc = bias.contiguous();
-    Forward f = forward_kernel(xc, rc, sc, bc, eps, bf16_out ? at::kBFloat16 : at::kFloat);
+    const DropoutDraw dr = dropout_mask::make_draw(
+        {dropout_rate, static_cast<uint64_t>(dropout_seed)});  // the mask's counter
+    Forward f = forward_kernel(xc, rc, sc, bc, eps, bf16_out ? at::kBFloat16 : at::kFloat, dr);
     ctx->saved_data["bf16_out"] = bf16_out;
+    ctx->saved_data["dropout_rate"] = dropout_rate;
+    ctx->saved_data["dropout_seed"] = dropout_seed;
     ctx->save_for_backward({xc, rc, sc, f.mean, f.rstd});
     return f.y;
   }
@@ -229,10 +269,13 @@ class AddLayerNorm : public torch::autograd::Function<AddLayerNorm> {
     const auto s = ctx->get_saved_variables();
     const at::ScalarType out = ctx->saved_data["bf16_out"].toBool() ? at::kBFloat16 : at::kFloat;
     const at::Tensor g = grads[0].to(out).contiguous();
-    auto [gv, gscale, gbias] = backward_kernel(g, s[0], s[1], s[2], s[3], s[4]);
-    const at::Tensor gx = s[0].scalar_type() == out ? gv : gv.to(s[0].scalar_type());
-    const at::Tensor gr = s[1].scalar_type() == out ? gv : gv.to(s[1].scalar_type());
-    return {gx, gr, gscale, gbias, at::Tensor(), at::Tensor()};
+    const DropoutDraw dr =
+        dropout_mask::make_draw({ctx->saved_data["dropout_rate"].toDouble(),
+                                 static_cast<uint64_t>(ctx->saved_data["dropout_seed"].toInt())});
+    const Backward b = backward_kernel(g, s[0], s[1], s[2], s[3], s[4], dr);
+    const at::Tensor gx = s[0].scalar_type() == out ? b.gx : b.gx.to(s[0].scalar_type());
+    const at::Tensor gr = s[1].scalar_type() == out ? b.gv : b.gv.to(s[1].scalar_type());
+    return {gx, gr, b.gscale, b.gbias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -257,14 +300,17 @@ at::Tensor add_layer_norm_reference(const at::Tensor& x, const at::Tensor& resid
 
 at::Tensor add_layer_norm(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& scale,
                           const at::Tensor& bias, double eps,
-                          std::optional<at::ScalarType> out_dtype) {
+                          std::optional<at::ScalarType> out_dtype, const FusedDropout& dropout) {
   const at::ScalarType out = out_dtype.value_or(scale.scalar_type());
+  if (dropout.rate > 0) dropout_mask::check_counter(x.numel());
   if (!fast_path(x, residual, scale, bias) || (out != at::kFloat && out != at::kBFloat16)) {
-    const at::Tensor y = add_layer_norm_reference(x, residual, scale, bias, eps);
+    const at::Tensor y =
+        add_layer_norm_reference(ops::dropout(x, dropout), residual, scale, bias, eps);
     return y.scalar_type() == out ? y : y.to(out);
   }
   RECORD_FUNCTION("smx::add_layer_norm", std::vector<c10::IValue>());
-  return AddLayerNorm::apply(x, residual, scale, bias, eps, out == at::kBFloat16);
+  return AddLayerNorm::apply(x, residual, scale, bias, eps, out == at::kBFloat16, dropout.rate,
+                             static_cast<int64_t>(dropout.seed));
 }
 
 }  // namespace smx::ops

@@ -2,6 +2,7 @@
 // toy task, 1-output heads for regression and ranking, sweeps, bad inputs caught before training,
 // both padding semantics, and the pretrain -> finetune -> evaluate -> predict -> glue round trip
 // through the CLI.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -114,20 +115,30 @@ TEST(FinetuneTest, ClassifierIsFreshAndEncoderComesFromTheInitRun) {
 }
 
 TEST(FinetuneTest, LearnsASeparableToyTask) {
+  // One tiny run's dev accuracy depends on its seed (classifier init, data order, dropout masks):
+  // of six seeds one or two land between 0.78 and 0.86, the rest at 0.94-1.0. So three seeds, and
+  // the median must clear 0.85 (a model that does not learn stays near the 0.5 baseline).
   ScratchDir dir;
-  auto o = options("sst-2", toy_task(dir), dir.file("out"));
-  o.epochs = 6;
-  o.learning_rates = {3e-3};
-  o.batch_sizes = {16};
-  o.expert_dropout = 0.0;
-  const auto r = finetune(o);
-  const double accuracy = r.points[0].dev.at("accuracy");
-  std::printf("    toy task dev accuracy %.3f (majority baseline %.3f)\n", accuracy,
-              r.baseline.at("accuracy"));
-  EXPECT_GE(accuracy, 0.85);
+  std::vector<double> accuracies;
+  FinetuneResult r;
+  for (const uint64_t seed : {0, 1, 2}) {
+    auto o = options("sst-2", toy_task(dir), dir.file("out" + std::to_string(seed)));
+    o.epochs = 6;
+    o.learning_rates = {3e-3};
+    o.batch_sizes = {16};
+    o.expert_dropout = 0.0;
+    o.seed = seed;
+    r = finetune(o);
+    accuracies.push_back(r.points[0].dev.at("accuracy"));
+    std::printf("    seed %d: toy task dev accuracy %.3f (majority baseline %.3f)\n",
+                static_cast<int>(seed), accuracies.back(), r.baseline.at("accuracy"));
+  }
+  const double accuracy = accuracies.back();  // of the run saved in out2/
+  std::sort(accuracies.begin(), accuracies.end());
+  EXPECT_GE(accuracies[1], 0.85) << "median of three seeds";
   EXPECT_NEAR(r.baseline.at("accuracy"), 0.5, 1e-9);
   // The saved model reproduces the dev score.
-  const auto saved = load_finetuned(dir.file("out"));
+  const auto saved = load_finetuned(dir.file("out2"));
   const auto tok = load_tokenizer_for(saved.config, "", "saved model");
   const auto dev =
       tasks::read_split(tasks::find_task("sst-2"), dir.file("toy"), tasks::Split::kDev);

@@ -77,6 +77,48 @@ TEST(AddLayerNormTest, Bf16OutputMatchesFp64WithinOneRounding) {
   smx::testing::run_op_table(cases, 3);
 }
 
+// Dropout of x inside the pass: against fp64 LN(x · keep / (1 - rate) + r) with the mask the
+// kernel says it draws (dropout_keep_mask), values and gradients, on both kernel paths.
+// rows = 3·n: n = 7 gives one row per parallel chunk, n = 40 several (simd::RowChunks).
+smx::testing::OpCase dropout_case(at::ScalarType x_type, at::ScalarType out, int64_t D,
+                                  int64_t n = 7) {
+  return {
+      "add_layer_norm", out, fmt::format("[3, {}, {}] dropout 0.25", n, D), [=] {
+        const FusedDropout dropout{0.25, 0x123456789abcdefULL};
+        const at::Tensor x = (torch::randn({3, n, D}) * 2 + 0.5).to(x_type).requires_grad_(true);
+        const at::Tensor r = torch::randn({3, n, D}).to(out).requires_grad_(true);
+        const at::Tensor scale = (torch::rand({D}) + 0.5).requires_grad_(true);
+        const at::Tensor bias = torch::randn({D}).requires_grad_(true);
+        const at::Tensor w = torch::randn({3, n, D}).to(out);
+        const at::Tensor keep =
+            dropout_keep_mask(dropout, x.numel()).view(x.sizes()).to(at::kDouble) / 0.75;
+        const at::Tensor x64 = fp64_leaf(x), r64 = fp64_leaf(r), s64 = fp64_leaf(scale),
+                         b64 = fp64_leaf(bias);
+        const at::Tensor ref = add_layer_norm_reference(x64 * keep, r64, s64, b64, 1e-12);
+        (ref * w.to(at::kDouble)).sum().backward();
+
+        const at::Tensor y = add_layer_norm(x, r, scale, bias, 1e-12, out, dropout);
+        (y * w).sum().backward();
+        const double tol = out == at::kBFloat16 || x_type == at::kBFloat16 ? 4e-2 : 2e-5;
+        return std::vector<OpOutput>{
+            {"y", Pass::kForward, y, ref, out == at::kBFloat16 ? 3.2e-2 : 2e-5},
+            {"dx", Pass::kBackward, x.grad(), x64.grad(), tol},
+            {"dresid", Pass::kBackward, r.grad(), r64.grad(), tol},
+            {"dscale", Pass::kBackward, scale.grad(), s64.grad(), 1e-4},
+            {"dbias", Pass::kBackward, bias.grad(), b64.grad(), 1e-4}};
+      }};
+}
+
+TEST(AddLayerNormTest, FusedDropoutMatchesFp64WithTheSameMask) {
+  std::vector<smx::testing::OpCase> cases;
+  cases.push_back(dropout_case(at::kFloat, at::kFloat, 24));
+  cases.push_back(dropout_case(at::kFloat, at::kFloat, 512));
+  cases.push_back(dropout_case(at::kBFloat16, at::kBFloat16, 512));
+  cases.push_back(dropout_case(at::kFloat, at::kBFloat16, 40));
+  cases.push_back(dropout_case(at::kBFloat16, at::kBFloat16, 32, 40));  // several rows per chunk
+  smx::testing::run_op_table(cases, 4);
+}
+
 TEST(AddLayerNormTest, MatchesFp64LayerNormWithGradients) {
   std::vector<smx::testing::OpCase> cases;
   for (const auto x_type : {at::kFloat, at::kBFloat16})

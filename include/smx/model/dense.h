@@ -4,6 +4,7 @@
 #include <torch/nn/module.h>
 
 #include "smx/model/compute_weights.h"  // compute_weight(): layers' weights in the compute dtype
+#include "smx/ops/dropout.h"            // FusedDropout
 
 namespace smx::model {
 
@@ -28,8 +29,9 @@ class LayerNorm : public torch::nn::Module {
   explicit LayerNorm(int64_t features, double eps = 1e-12);
   at::Tensor forward(const at::Tensor& x) const;  // [..., D] -> [..., D]
   // LayerNorm(x + residual) in one fused pass (ops/add_layer_norm.h); fp32 out, or bf16 when
-  // `allow_bf16` and activations stay bf16 (model/compute_weights.h).
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& residual, bool allow_bf16 = true) const;
+  // `allow_bf16` and activations stay bf16 (model/compute_weights.h); `dropout` applies to x.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& residual, bool allow_bf16 = true,
+                     const ops::FusedDropout& dropout = {}) const;
 
   at::Tensor scale;  // [D]
   at::Tensor bias;   // [D]

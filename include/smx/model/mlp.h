@@ -11,7 +11,10 @@ class Mlp : public torch::nn::Module {
  public:
   Mlp(int64_t d_model, int64_t d_ff, double dropout_rate,
       ops::GeluKind gelu = ops::GeluKind::kTanh);
-  at::Tensor forward(const at::Tensor& x) const;  // [..., D] -> [..., D]
+  // W2 · gelu(W1 · x + b1) + b2 without the dropout: [..., D] -> [..., D]. The encoder block
+  // applies dropout_rate() itself, inside its add & norm pass where it can (model/dropout.h).
+  at::Tensor forward(const at::Tensor& x) const;
+  double dropout_rate() const { return dropout_rate_; }
 
   std::shared_ptr<Dense> intermediate;  // kernel [D, F]
   std::shared_ptr<Dense> output;        // kernel [F, D]

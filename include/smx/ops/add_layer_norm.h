@@ -14,13 +14,17 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "smx/ops/dropout.h"  // FusedDropout
+
 namespace smx::ops {
 
 // x, residual: [..., D] (same shape; fp32 or bf16 each); scale, bias: [D] fp32. Returns [..., D]
-// in `out_dtype` (fp32 or bf16; scale's dtype when unset).
+// in `out_dtype` (fp32 or bf16; scale's dtype when unset). With `dropout` the pass normalises
+// dropout(x) + residual, the mask drawn inside the pass (ops/dropout.h) and recomputed in backward.
 at::Tensor add_layer_norm(const at::Tensor& x, const at::Tensor& residual, const at::Tensor& scale,
                           const at::Tensor& bias, double eps,
-                          std::optional<at::ScalarType> out_dtype = std::nullopt);
+                          std::optional<at::ScalarType> out_dtype = std::nullopt,
+                          const FusedDropout& dropout = {});
 
 // The plain ATen composition (tests' reference and the non-CPU path).
 at::Tensor add_layer_norm_reference(const at::Tensor& x, const at::Tensor& residual,
