@@ -169,16 +169,23 @@ void Batcher::run_batch(std::vector<Item>& batch) {
   }
   report.inputs = static_cast<int64_t>(batch.size());
   report.padded_tokens = engine_->batch_cost(report.inputs, longest);
+  std::vector<ExampleOutput> outputs;
+  std::string error;
   try {
-    std::vector<ExampleOutput> outputs = engine_->run(requests);
-    report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    for (size_t i = 0; i < batch.size(); ++i)
-      batch[i].job->finish_one(std::move(outputs[i]), batch[i].index);
+    outputs = engine_->run(requests);
   } catch (const std::exception& e) {
-    report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    for (auto& item : batch) item.job->fail(std::string("model call failed: ") + e.what());
+    error = e.what();
   }
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  // Counted before any of its requests is answered: a client that reads /metrics after its
+  // reply finds its batch there.
   if (on_batch_) on_batch_(report);
+  if (!error.empty()) {
+    for (auto& item : batch) item.job->fail("model call failed: " + error);
+    return;
+  }
+  for (size_t i = 0; i < batch.size(); ++i)
+    batch[i].job->finish_one(std::move(outputs[i]), batch[i].index);
 }
 
 }  // namespace smx::serve
