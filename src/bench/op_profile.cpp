@@ -9,6 +9,25 @@
 
 namespace smx::bench {
 namespace prof = torch::autograd::profiler;
+namespace {
+
+// Ops that only convert or copy: a copy_ is charged to the nearest enclosing range that is none
+// of these (the layer op, or the autograd node in backward, that asked for the conversion).
+bool is_conversion(const std::string& name) {
+  return name == "aten::to" || name == "aten::_to_copy" || name == "aten::copy_" ||
+         name == "aten::contiguous" || name == "aten::clone" || name == "aten::type_as" ||
+         name == "aten::_autocast_to_reduced_precision" || name == "aten::expand_as";
+}
+
+std::vector<OpTime> sorted_by_time(std::map<std::string, OpTime>& by_name) {
+  std::vector<OpTime> out;
+  for (auto& [name, t] : by_name) out.push_back(std::move(t));
+  std::sort(out.begin(), out.end(),
+            [](const OpTime& a, const OpTime& b) { return a.self_ms > b.self_ms; });
+  return out;
+}
+
+}  // namespace
 
 OpProfile profile_ops(const std::function<void()>& body) {
   prof::enableProfilerLegacy(
@@ -28,7 +47,7 @@ OpProfile profile_ops(const std::function<void()>& body) {
     const prof::LegacyEvent* push;
     double child_us;
   };
-  std::map<std::string, OpTime> by_name;
+  std::map<std::string, OpTime> by_name, copies_by_caller;
   OpProfile out;
   for (const auto& events : lists) {
     std::vector<Open> stack;
@@ -44,15 +63,24 @@ OpProfile profile_ops(const std::function<void()>& body) {
         t.calls += 1;
         t.self_ms += std::max(0.0, total_us - open.child_us) / 1e3;
         if (!stack.empty()) stack.back().child_us += total_us;
+        if (open.push->name() == std::string("aten::copy_")) {
+          std::string caller = "(top level)";
+          for (auto it = stack.rbegin(); it != stack.rend(); ++it)
+            if (!is_conversion(it->push->name())) {
+              caller = it->push->name();
+              break;
+            }
+          OpTime& c = copies_by_caller[caller];
+          c.name = caller;
+          c.calls += 1;
+          c.self_ms += std::max(0.0, total_us - open.child_us) / 1e3;
+        }
       }
     }
   }
-  for (auto& [name, t] : by_name) {
-    out.op_ms += t.self_ms;
-    out.ops.push_back(std::move(t));
-  }
-  std::sort(out.ops.begin(), out.ops.end(),
-            [](const OpTime& a, const OpTime& b) { return a.self_ms > b.self_ms; });
+  out.ops = sorted_by_time(by_name);
+  for (const auto& t : out.ops) out.op_ms += t.self_ms;
+  out.copies = sorted_by_time(copies_by_caller);
   out.wall_ms = std::chrono::duration<double, std::milli>(stop - start).count();
   return out;
 }
@@ -66,6 +94,14 @@ std::string format_op_profile(const OpProfile& p, size_t top, const std::string&
     s += fmt::format("{}{:10.2f} {:5.1f}% {:7}  {}\n", indent, t.self_ms,
                      100.0 * t.self_ms / std::max(1e-9, p.wall_ms), t.calls, t.name);
   }
+  if (p.copies.empty()) return s;
+  s += fmt::format("{}aten::copy_ by the op that asked for it (dtype casts, contiguous copies):\n",
+                   indent);
+  for (size_t i = 0; i < std::min<size_t>(8, p.copies.size()); ++i) {
+    const OpTime& t = p.copies[i];
+    s += fmt::format("{}{:10.2f} {:5.1f}% {:7}  {}\n", indent, t.self_ms,
+                     100.0 * t.self_ms / std::max(1e-9, p.wall_ms), t.calls, t.name);
+  }
   return s;
 }
 
@@ -73,7 +109,10 @@ nlohmann::json to_json(const OpProfile& p) {
   nlohmann::json ops = nlohmann::json::array();
   for (const auto& t : p.ops)
     ops.push_back({{"name", t.name}, {"calls", t.calls}, {"self_ms", t.self_ms}});
-  return {{"wall_ms", p.wall_ms}, {"op_ms", p.op_ms}, {"ops", ops}};
+  nlohmann::json copies = nlohmann::json::array();
+  for (const auto& t : p.copies)
+    copies.push_back({{"caller", t.name}, {"calls", t.calls}, {"self_ms", t.self_ms}});
+  return {{"wall_ms", p.wall_ms}, {"op_ms", p.op_ms}, {"ops", ops}, {"copies_by_caller", copies}};
 }
 
 }  // namespace smx::bench

@@ -19,15 +19,17 @@ struct OpTime {
 };
 
 struct OpProfile {
-  std::vector<OpTime> ops;  // by self time, largest first
-  double wall_ms = 0;       // the body, end to end (profiler overhead included)
-  double op_ms = 0;         // sum of every op's self time (the rest is outside any op)
+  std::vector<OpTime> ops;     // by self time, largest first
+  std::vector<OpTime> copies;  // aten::copy_'s self time by the op that asked for it (name)
+  double wall_ms = 0;          // the body, end to end (profiler overhead included)
+  double op_ms = 0;            // sum of every op's self time (the rest is outside any op)
 };
 
 // Runs `body` once with the profiler on.
 OpProfile profile_ops(const std::function<void()>& body);
 
-// The `top` largest ops, one line each: self ms, share of the wall time, calls, name.
+// The `top` largest ops, one line each: self ms, share of the wall time, calls, name; then the
+// copies' largest callers.
 std::string format_op_profile(const OpProfile& profile, size_t top, const std::string& indent);
 nlohmann::json to_json(const OpProfile& profile);
 
