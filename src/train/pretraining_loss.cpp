@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "smx/ops/cross_entropy.h"
+
 namespace smx::train {
 
 Batch to_tensors(const PretrainingBatch& b, const at::Device& device, int64_t pad_id) {
@@ -27,12 +29,12 @@ PretrainingLoss pretraining_loss(const model::SparseMixerOutput& out, const Batc
                                  double aux_factor, double z_factor) {
   PretrainingLoss r;
   const int64_t V = out.mlm_logits.size(-1);
-  // MLM: Σ w·CE / Σ w over every masked slot of the batch; logits in fp32 whatever the compute
-  // dtype.
-  const at::Tensor logits = out.mlm_logits.to(torch::kFloat).reshape({-1, V});
+  // MLM: Σ w·CE / Σ w over every masked slot of the batch, straight from the logits' dtype with
+  // fp32 math (ops/cross_entropy.h: no fp32 copy of [B·P, V]).
   const at::Tensor labels = batch.masked_lm_ids.reshape({-1});
   const at::Tensor weights = batch.masked_lm_weights.reshape({-1});
-  const at::Tensor ce = at::cross_entropy_loss(logits, labels, {}, at::Reduction::None);
+  const ops::CrossEntropy mlm_ce = ops::cross_entropy(out.mlm_logits.reshape({-1, V}), labels);
+  const at::Tensor& ce = mlm_ce.loss;
   const at::Tensor weight_sum = weights.sum().clamp_min(1e-5);
   const at::Tensor mlm = (ce * weights).sum() / weight_sum;
   const at::Tensor nsp_logits = out.classification_logits.to(torch::kFloat);
@@ -47,10 +49,7 @@ PretrainingLoss pretraining_loss(const model::SparseMixerOutput& out, const Batc
   r.nsp = nsp.item<double>();
   r.aux = aux.item<double>();
   r.z = z.item<double>();
-  // Correct where the label's logit is the row's largest (a tie counts as correct): amax and a
-  // gather are vectorized, where LibTorch 1.13's argmax over [B·P, V] took ~10x as long.
-  const at::Tensor top = logits.gather(1, labels.unsqueeze(1)).squeeze(1).ge(logits.amax(-1));
-  r.mlm_correct = (top.to(torch::kFloat) * weights).sum().item<double>();
+  r.mlm_correct = (mlm_ce.top1.to(torch::kFloat) * weights).sum().item<double>();
   r.mlm_count = weights.sum().item<double>();
   r.nsp_correct = nsp_logits.argmax(-1).eq(batch.nsp_labels).sum().item<double>();
   r.nsp_count = static_cast<double>(batch.nsp_labels.size(0));
