@@ -31,7 +31,8 @@ std::vector<OpTime> sorted_by_time(std::map<std::string, OpTime>& by_name) {
 
 OpProfile profile_ops(const std::function<void()>& body) {
   prof::enableProfilerLegacy(
-      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU,
+                                            /*report_input_shapes=*/true));
   const auto start = std::chrono::steady_clock::now();
   try {
     body();
@@ -70,6 +71,8 @@ OpProfile profile_ops(const std::function<void()>& body) {
               caller = it->push->name();
               break;
             }
+          const auto shapes = open.push->shapes();  // copy_(self, src): the copied shape
+          if (!shapes.empty()) caller += " " + c10::str(c10::IntArrayRef(shapes[0]));
           OpTime& c = copies_by_caller[caller];
           c.name = caller;
           c.calls += 1;
@@ -95,8 +98,7 @@ std::string format_op_profile(const OpProfile& p, size_t top, const std::string&
                      100.0 * t.self_ms / std::max(1e-9, p.wall_ms), t.calls, t.name);
   }
   if (p.copies.empty()) return s;
-  s += fmt::format("{}aten::copy_ by the op that asked for it (dtype casts, contiguous copies):\n",
-                   indent);
+  s += fmt::format("{}aten::copy_ by the op that asked for it and the shape copied:\n", indent);
   for (size_t i = 0; i < std::min<size_t>(8, p.copies.size()); ++i) {
     const OpTime& t = p.copies[i];
     s += fmt::format("{}{:10.2f} {:5.1f}% {:7}  {}\n", indent, t.self_ms,

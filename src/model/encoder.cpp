@@ -46,10 +46,13 @@ EncoderOutput Encoder::forward(const at::Tensor& input_ids, const at::Tensor& ty
   check_inputs(input_ids, type_ids);
   EncoderOutput out;
   out.valid = input_ids.ne(config_.pad_id);
+  // One check per forward: without pads the blocks skip zeroing them (a pass over [B, N, D] each,
+  // and its backward).
+  const bool has_pads = !out.valid.all().item<bool>();
   at::Tensor h = embedder->forward(input_ids, type_ids);
   std::vector<at::Tensor> aux, z;
   for (const auto& module : *layers) {
-    BlockOutput b = module->as<EncoderBlock>()->forward(h, out.valid);
+    BlockOutput b = module->as<EncoderBlock>()->forward(h, out.valid, has_pads);
     h = b.hidden;
     if (b.z_loss.defined()) {
       aux.push_back(b.aux_loss);

@@ -22,9 +22,11 @@ EncoderBlock::EncoderBlock(const ModelConfig& config, int64_t layer)
       "output_layer_norm", std::make_shared<LayerNorm>(config.d_model, config.layer_norm_eps));
 }
 
-BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& valid) {
+BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& valid,
+                                  bool has_pads) {
   // `masked`: zero pads so no transform can carry them into real tokens.
-  const at::Tensor x = masked_ ? x_in * valid.unsqueeze(2).to(x_in.scalar_type()) : x_in;
+  const at::Tensor x =
+      masked_ && has_pads ? x_in * valid.unsqueeze(2).to(x_in.scalar_type()) : x_in;
   // LN(x + mix). Before an MoE sublayer it stays fp32 even with bf16 activations: the router reads
   // it in fp32 (routing does not depend on the compute dtype's rounding, docs/design.md §7.5) and
   // the dispatch gather rounds the expert inputs to bf16 itself, so no pass is added either way.

@@ -19,8 +19,8 @@ struct BlockOutput {
 class EncoderBlock : public torch::nn::Module {
  public:
   EncoderBlock(const ModelConfig& config, int64_t layer);
-  // x: [B, N, D]; valid: [B, N] bool.
-  BlockOutput forward(const at::Tensor& x, const at::Tensor& valid);
+  // x: [B, N, D]; valid: [B, N] bool; has_pads: some valid entry is false.
+  BlockOutput forward(const at::Tensor& x, const at::Tensor& valid, bool has_pads = true);
 
   bool is_moe() const { return moe != nullptr; }
 
