@@ -47,6 +47,20 @@ TEST(ExpertsChooseTest, TiesGoToTheLowerIndex) {
   EXPECT_TRUE(torch::equal(d.token_index, torch::tensor({0L, 1L, 2L, 0L, 1L, 2L}).view({2, 3})));
 }
 
+// The partial sort per row against a full stable descending sort, on scores with many ties (8
+// levels), pads' -1 and every C from none to all.
+TEST(ExpertsChooseTest, StableTopIndicesEqualAStableSortsFirstC) {
+  torch::manual_seed(4);
+  at::Tensor scores = torch::randint(0, 8, {2, 5, 300}).to(at::kFloat) / 8;
+  scores.select(2, 7).fill_(-1.0);
+  for (const int64_t C : {0, 1, 17, 150, 300}) {
+    const at::Tensor want = std::get<1>(scores.sort(true, -1, true)).narrow(-1, 0, C);
+    const at::Tensor got = stable_top_indices(scores, C);
+    EXPECT_EQ(got.sizes(), want.sizes());
+    EXPECT_TRUE(torch::equal(got, want)) << "C = " << C;
+  }
+}
+
 TEST(ExpertsChooseTest, MaskedPadsAreNeverChosen) {
   const int64_t S = 10, E = 2;
   RoutingProblem p = problem_of(random_probs(2, S, E, 2), 4);
