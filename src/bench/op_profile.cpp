@@ -19,6 +19,24 @@ bool is_conversion(const std::string& name) {
          name == "aten::_autocast_to_reduced_precision" || name == "aten::expand_as";
 }
 
+// A matrix product's operands' shapes (bias or accumulator skipped) and its FLOPs, or false for
+// any other op: mm / addmm [M, K] x [K, N]; bmm / baddbmm [B, M, K] x [B, K, N].
+bool gemm_shape(const std::string& name, const std::vector<std::vector<int64_t>>& shapes,
+                std::string* key, double* gflop) {
+  const bool with_input = name == "aten::addmm" || name == "aten::baddbmm";
+  if (name != "aten::mm" && name != "aten::bmm" && !with_input) return false;
+  const size_t first = with_input ? 1 : 0;
+  if (shapes.size() < first + 2) return false;
+  const auto& a = shapes[first];
+  const auto& b = shapes[first + 1];
+  if (a.size() < 2 || a.size() != b.size()) return false;
+  double flop = 2.0 * static_cast<double>(b.back());
+  for (const int64_t d : a) flop *= static_cast<double>(d);
+  *key = name + " " + c10::str(c10::IntArrayRef(a)) + " x " + c10::str(c10::IntArrayRef(b));
+  *gflop = flop / 1e9;
+  return true;
+}
+
 std::vector<OpTime> sorted_by_time(std::map<std::string, OpTime>& by_name) {
   std::vector<OpTime> out;
   for (auto& [name, t] : by_name) out.push_back(std::move(t));
@@ -47,23 +65,39 @@ OpProfile profile_ops(const std::function<void()>& body) {
   struct Open {
     const prof::LegacyEvent* push;
     double child_us;
+    bool redispatched;  // a child range has the same name (autocast's wrapper, then the kernel)
   };
-  std::map<std::string, OpTime> by_name, copies_by_caller;
+  std::map<std::string, OpTime> by_name, copies_by_caller, gemms_by_shape;
   OpProfile out;
   for (const auto& events : lists) {
     std::vector<Open> stack;
     for (const auto& e : events) {
       if (e.kind() == prof::EventKind::PushRange) {
-        stack.push_back({&e, 0.0});
+        stack.push_back({&e, 0.0, false});
       } else if (e.kind() == prof::EventKind::PopRange && !stack.empty()) {
         const Open open = stack.back();
         stack.pop_back();
         const double total_us = open.push->cpuElapsedUs(e);
         OpTime& t = by_name[open.push->name()];
         t.name = open.push->name();
-        t.calls += 1;
+        if (!open.redispatched) t.calls += 1;  // autocast's wrapper and its kernel: one call
         t.self_ms += std::max(0.0, total_us - open.child_us) / 1e3;
-        if (!stack.empty()) stack.back().child_us += total_us;
+        if (!stack.empty()) {
+          stack.back().child_us += total_us;
+          if (std::string(stack.back().push->name()) == open.push->name())
+            stack.back().redispatched = true;
+        }
+        std::string gemm;
+        double gflop = 0;
+        if (gemm_shape(open.push->name(), open.push->shapes(), &gemm, &gflop)) {
+          OpTime& g = gemms_by_shape[gemm];
+          g.name = gemm;
+          g.self_ms += std::max(0.0, total_us - open.child_us) / 1e3;
+          if (!open.redispatched) {  // one product: its calls and FLOPs counted once
+            g.calls += 1;
+            g.gflop += gflop;
+          }
+        }
         if (open.push->name() == std::string("aten::copy_")) {
           std::string caller = "(top level)";
           for (auto it = stack.rbegin(); it != stack.rend(); ++it)
@@ -84,6 +118,7 @@ OpProfile profile_ops(const std::function<void()>& body) {
   out.ops = sorted_by_time(by_name);
   for (const auto& t : out.ops) out.op_ms += t.self_ms;
   out.copies = sorted_by_time(copies_by_caller);
+  out.gemms = sorted_by_time(gemms_by_shape);
   out.wall_ms = std::chrono::duration<double, std::milli>(stop - start).count();
   return out;
 }
@@ -96,6 +131,14 @@ std::string format_op_profile(const OpProfile& p, size_t top, const std::string&
     const OpTime& t = p.ops[i];
     s += fmt::format("{}{:10.2f} {:5.1f}% {:7}  {}\n", indent, t.self_ms,
                      100.0 * t.self_ms / std::max(1e-9, p.wall_ms), t.calls, t.name);
+  }
+  if (!p.gemms.empty())
+    s += fmt::format("{}matrix products by shape (GFLOP/s from the shapes):\n", indent);
+  for (size_t i = 0; i < std::min<size_t>(10, p.gemms.size()); ++i) {
+    const OpTime& t = p.gemms[i];
+    s += fmt::format("{}{:10.2f} {:5.1f}% {:7}  {:6.0f} GFLOP/s  {}\n", indent, t.self_ms,
+                     100.0 * t.self_ms / std::max(1e-9, p.wall_ms), t.calls,
+                     t.gflop / std::max(1e-9, t.self_ms / 1e3), t.name);
   }
   if (p.copies.empty()) return s;
   s += fmt::format("{}aten::copy_ by the op that asked for it and the shape copied:\n", indent);
@@ -114,7 +157,15 @@ nlohmann::json to_json(const OpProfile& p) {
   nlohmann::json copies = nlohmann::json::array();
   for (const auto& t : p.copies)
     copies.push_back({{"caller", t.name}, {"calls", t.calls}, {"self_ms", t.self_ms}});
-  return {{"wall_ms", p.wall_ms}, {"op_ms", p.op_ms}, {"ops", ops}, {"copies_by_caller", copies}};
+  nlohmann::json gemms = nlohmann::json::array();
+  for (const auto& t : p.gemms)
+    gemms.push_back(
+        {{"shape", t.name}, {"calls", t.calls}, {"self_ms", t.self_ms}, {"gflop", t.gflop}});
+  return {{"wall_ms", p.wall_ms},
+          {"op_ms", p.op_ms},
+          {"ops", ops},
+          {"gemms_by_shape", gemms},
+          {"copies_by_caller", copies}};
 }
 
 }  // namespace smx::bench

@@ -16,11 +16,13 @@ struct OpTime {
   std::string name;    // "aten::addmm", or a region a module names with RECORD_FUNCTION
   int64_t calls = 0;   // times the op ran
   double self_ms = 0;  // its own time, children excluded
+  double gflop = 0;    // matrix products: their FLOPs over all calls (1e9)
 };
 
 struct OpProfile {
   std::vector<OpTime> ops;     // by self time, largest first
   std::vector<OpTime> copies;  // aten::copy_'s self time by the op that asked for it (name)
+  std::vector<OpTime> gemms;   // mm / addmm / bmm / baddbmm by operand shapes (name)
   double wall_ms = 0;          // the body, end to end (profiler overhead included)
   double op_ms = 0;            // sum of every op's self time (the rest is outside any op)
 };
@@ -29,7 +31,7 @@ struct OpProfile {
 OpProfile profile_ops(const std::function<void()>& body);
 
 // The `top` largest ops, one line each: self ms, share of the wall time, calls, name; then the
-// copies' largest callers.
+// matrix products by shape with their GFLOP/s, and the copies' largest callers.
 std::string format_op_profile(const OpProfile& profile, size_t top, const std::string& indent);
 nlohmann::json to_json(const OpProfile& profile);
 
