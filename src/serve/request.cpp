@@ -15,7 +15,7 @@ namespace {
 
 using json = nlohmann::json;
 
-ParsedRequest reject(int status, std::string message) {
+ParsedRequest rejected_request(int status, std::string message) {
   ParsedRequest r;
   r.status = status;
   r.error = std::move(message);
@@ -72,7 +72,7 @@ ParsedRequest parse_request(std::string_view body, const Limits& limits, bool al
   int body_status = 0;
   std::string why;
   const auto body_object = parse_body_object(body, limits, &body_status, &why);
-  if (!body_object) return reject(body_status, why);
+  if (!body_object) return rejected_request(body_status, why);
   const json& j = *body_object;
 
   ParsedRequest r;
@@ -80,49 +80,50 @@ ParsedRequest parse_request(std::string_view body, const Limits& limits, bool al
     if (key == "input" || key == "inputs") continue;
     if (key == "pooling" && allow_pooling) {
       if (!value.is_string())
-        return reject(400, fmt::format("'pooling' must be a string, got {}", value.type_name()));
+        return rejected_request(
+            400, fmt::format("'pooling' must be a string, got {}", value.type_name()));
       const auto pooling = parse_pooling(value.get_ref<const std::string&>());
       if (!pooling)
-        return reject(400,
-                      "'pooling' must be \"cls\", \"cls_token\", \"mean\", \"max\", "
-                      "\"last\" or \"tokens\"");
+        return rejected_request(400,
+                                "'pooling' must be \"cls\", \"cls_token\", \"mean\", \"max\", "
+                                "\"last\" or \"tokens\"");
       r.pooling = *pooling;
       r.pooling_given = true;
       continue;
     }
     if (key == "normalize" && allow_pooling) {
       if (!value.is_boolean())
-        return reject(400,
-                      fmt::format("'normalize' must be true or false, got {}", value.type_name()));
+        return rejected_request(
+            400, fmt::format("'normalize' must be true or false, got {}", value.type_name()));
       r.normalize = value.get<bool>();
       continue;
     }
-    return reject(400, fmt::format("unknown key '{}' (expected input or inputs{})", key,
-                                   allow_pooling ? ", pooling, normalize" : ""));
+    return rejected_request(400, fmt::format("unknown key '{}' (expected input or inputs{})", key,
+                                             allow_pooling ? ", pooling, normalize" : ""));
   }
   const bool has_input = j.contains("input"), has_inputs = j.contains("inputs");
   if (has_input == has_inputs)
-    return reject(400, "send exactly one of 'input' (one text) or 'inputs' (a list)");
+    return rejected_request(400, "send exactly one of 'input' (one text) or 'inputs' (a list)");
   int status = 400;
   if (has_input) {
     r.inputs.emplace_back();
     if (auto e = read_input(j["input"], "input", limits, r.inputs.back(), status); !e.empty())
-      return reject(status, e);
+      return rejected_request(status, e);
     return r;
   }
   const json& list = j["inputs"];
   if (!list.is_array())
-    return reject(400, fmt::format("'inputs' must be a list, got {}", list.type_name()));
-  if (list.empty()) return reject(400, "'inputs' is an empty list");
+    return rejected_request(400, fmt::format("'inputs' must be a list, got {}", list.type_name()));
+  if (list.empty()) return rejected_request(400, "'inputs' is an empty list");
   if (list.size() > limits.max_inputs)
-    return reject(413, fmt::format("'inputs' has {} entries; the limit is {} per request",
-                                   list.size(), limits.max_inputs));
+    return rejected_request(413, fmt::format("'inputs' has {} entries; the limit is {} per request",
+                                             list.size(), limits.max_inputs));
   r.batched = true;
   r.inputs.resize(list.size());
   for (std::size_t i = 0; i < list.size(); ++i)
     if (auto e = read_input(list[i], fmt::format("inputs[{}]", i), limits, r.inputs[i], status);
         !e.empty())
-      return reject(status, e);
+      return rejected_request(status, e);
   return r;
 }
 
@@ -130,9 +131,9 @@ ParsedRequest parse_guarded(std::string_view body, const Limits& limits, bool al
   try {
     return parse_request(body, limits, allow_pooling);
   } catch (const std::bad_alloc&) {
-    return reject(413, "request too large to parse");
+    return rejected_request(413, "request too large to parse");
   } catch (const std::exception& e) {
-    return reject(400, fmt::format("cannot parse the request: {}", e.what()));
+    return rejected_request(400, fmt::format("cannot parse the request: {}", e.what()));
   }
 }
 
