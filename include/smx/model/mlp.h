@@ -1,5 +1,6 @@
 // Dense MLP sublayer (docs/design.md §1.5): Dropout(W2 · gelu(W1 · x + b1) + b2), GELU's tanh form
-// unless the config's hidden_act asks for the exact one.
+// unless the config's hidden_act asks for the exact one. forward() stops before the dropout: the
+// encoder block applies it, inside its add & norm pass where the counter-based kernels run.
 #pragma once
 
 #include "smx/model/dense.h"
