@@ -22,8 +22,7 @@ EncoderBlock::EncoderBlock(const ModelConfig& config, int64_t layer)
       "output_layer_norm", std::make_shared<LayerNorm>(config.d_model, config.layer_norm_eps));
 }
 
-BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& valid,
-                                  bool has_pads) {
+BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& valid, bool has_pads) {
   // `masked`: zero pads so no transform can carry them into real tokens.
   const at::Tensor x =
       masked_ && has_pads ? x_in * valid.unsqueeze(2).to(x_in.scalar_type()) : x_in;
