@@ -8,6 +8,7 @@
 
 #include "smx/bench/precision.h"
 #include "smx/config/model_config.h"
+#include "smx/core/autocast.h"
 #include "smx/model/mlp.h"
 #include "smx/model/moe_layer.h"
 
@@ -39,9 +40,10 @@ void BM_MoeLayerForward(benchmark::State& state) {
   moe.eval();
   const at::Tensor x = torch::randn({kBatch, kSeq, c.d_model});
   torch::NoGradGuard no_grad;
-  smx::bench::PrecisionScope scope(precision_of(state));
+  const smx::AutocastScope scope(precision_of(state) == smx::bench::Precision::kBf16, at::kCPU,
+                                 smx::AutocastCache::kKeep);
   for (auto _ : state) benchmark::DoNotOptimize(moe.forward(x, {}).output);
-  smx::bench::clear_cast_cache();
+  smx::clear_autocast_cache();
   set_counters(state, useful_flops(c));
 }
 
@@ -52,9 +54,10 @@ void BM_DenseMlpForward(benchmark::State& state) {
   mlp.eval();
   const at::Tensor x = torch::randn({kBatch, kSeq, c.d_model});
   torch::NoGradGuard no_grad;
-  smx::bench::PrecisionScope scope(precision_of(state));
+  const smx::AutocastScope scope(precision_of(state) == smx::bench::Precision::kBf16, at::kCPU,
+                                 smx::AutocastCache::kKeep);
   for (auto _ : state) benchmark::DoNotOptimize(mlp.forward(x));
-  smx::bench::clear_cast_cache();
+  smx::clear_autocast_cache();
   set_counters(state, useful_flops(c));
 }
 
@@ -66,10 +69,11 @@ void BM_MoeLayerTrain(benchmark::State& state) {
   moe.train();
   const at::Tensor x = torch::randn({kBatch, kSeq, c.d_model}).requires_grad_();
   for (auto _ : state) {
-    smx::bench::PrecisionScope scope(precision_of(state));
+    const smx::AutocastScope scope(precision_of(state) == smx::bench::Precision::kBf16, at::kCPU,
+                                   smx::AutocastCache::kKeep);
     const smx::model::MoeOutput out = moe.forward(x, {});
     (out.output.to(torch::kFloat).sum() + out.z_loss).backward();
-    smx::bench::clear_cast_cache();
+    smx::clear_autocast_cache();
   }
   set_counters(state, 3 * useful_flops(c));
 }
@@ -81,9 +85,10 @@ void BM_DenseMlpTrain(benchmark::State& state) {
   mlp.train();
   const at::Tensor x = torch::randn({kBatch, kSeq, c.d_model}).requires_grad_();
   for (auto _ : state) {
-    smx::bench::PrecisionScope scope(precision_of(state));
+    const smx::AutocastScope scope(precision_of(state) == smx::bench::Precision::kBf16, at::kCPU,
+                                   smx::AutocastCache::kKeep);
     mlp.forward(x).to(torch::kFloat).sum().backward();
-    smx::bench::clear_cast_cache();
+    smx::clear_autocast_cache();
   }
   set_counters(state, 3 * useful_flops(c));
 }

@@ -2,10 +2,7 @@
 
 #include <fstream>
 
-#include <ATen/autocast_mode.h>
-
 #include "smx/core/error.h"
-#include "smx/core/torch_compat.h"
 
 namespace smx::bench {
 
@@ -29,25 +26,6 @@ bool cpu_has_avx512_bf16() {
   while (cpuinfo >> word)
     if (word == "avx512_bf16") return true;
   return false;
-}
-
-PrecisionScope::PrecisionScope(Precision precision, c10::DeviceType device)
-    : enabled_(precision == Precision::kBf16), device_(device) {
-  if (!enabled_) return;
-  was_enabled_ = compat::autocast_enabled(device_);
-  previous_dtype_ = compat::autocast_dtype(device_);
-  compat::set_autocast_dtype(device_, at::kBFloat16);
-  compat::set_autocast_enabled(device_, true);
-}
-
-PrecisionScope::~PrecisionScope() {
-  if (!enabled_) return;
-  compat::set_autocast_enabled(device_, was_enabled_);
-  compat::set_autocast_dtype(device_, previous_dtype_);
-}
-
-void clear_cast_cache() {
-  at::autocast::clear_cache();
 }
 
 }  // namespace smx::bench

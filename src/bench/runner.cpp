@@ -1,4 +1,5 @@
 #include "smx/bench/runner.h"
+#include "smx/core/autocast.h"
 #include "smx/core/threads.h"
 
 #include <algorithm>
@@ -94,7 +95,7 @@ class Runner {
     const int64_t base = current_rss_bytes();
     const auto start = Clock::now();
     {
-      PrecisionScope scope(o_.precision, device_.type());
+      const AutocastScope scope(o_.precision == Precision::kBf16, device_, AutocastCache::kKeep);
       inference_forward(*s.model, s.batch);
     }
     synchronize();
@@ -110,17 +111,17 @@ class Runner {
     ops::set_fused_kernels(s.spec.fused);
     model::set_bf16_end_to_end(s.spec.bf16_end_to_end);
     // Training invalidates the cached bf16 weights of the eval path (and vice versa).
-    clear_cast_cache();
+    clear_autocast_cache();
     if (record_peak) release_cached_cpu_memory();
     const bool reset = record_peak && reset_peak_rss();
     const int64_t base = current_rss_bytes();
     const auto start = Clock::now();
     if (!s.optimizer) s.optimizer = make_adamw(*s.model);
     {
-      PrecisionScope scope(o_.precision, device_.type());
+      const AutocastScope scope(o_.precision == Precision::kBf16, device_, AutocastCache::kKeep);
       s.loss = pretraining_step(*s.model, *s.optimizer, s.batch);
     }
-    clear_cast_cache();
+    clear_autocast_cache();
     synchronize();
     const double t = seconds_since(start);
     if (record_peak) {
@@ -145,7 +146,7 @@ class Runner {
                           1e3 * t / o_.batch));
           if (o_.after_step) o_.after_step(s->index, false, timed, t);
         }
-        clear_cast_cache();
+        clear_autocast_cache();
       }
       if (o_.training) {
         for (Slot* s : slots) {
@@ -163,7 +164,7 @@ class Runner {
       for (Slot* s : slots) {
         log(fmt::format("  profiling {}", s->spec.label));
         if (o_.inference) s->inference_profile = profile_ops([&] { infer(*s, false); });
-        clear_cast_cache();
+        clear_autocast_cache();
         if (o_.training && !s->skip_training)
           s->training_profile = profile_ops([&] { train(*s, false); });
       }

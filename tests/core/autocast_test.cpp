@@ -1,5 +1,5 @@
 // AutocastScope: bf16 autocast inside the scope (a matmul of fp32 inputs comes out bf16), fp32
-// outside it and after it, and nothing at all when disabled.
+// outside it and after it, nothing at all when disabled, and nested scopes restore the outer one.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -33,6 +33,21 @@ TEST(AutocastScopeTest, DisabledScopeChangesNothing) {
     EXPECT_EQ(matmul_dtype(), at::kFloat);
   }
   EXPECT_FALSE(compat::autocast_enabled(at::kCPU));
+}
+
+TEST(AutocastScopeTest, NestedScopesRestoreTheOuterState) {
+  const at::Device cpu(at::kCPU);
+  {
+    AutocastScope outer(true, cpu, AutocastCache::kKeep);
+    {
+      AutocastScope inner(true, cpu);
+      EXPECT_EQ(matmul_dtype(), at::kBFloat16);
+    }
+    EXPECT_TRUE(compat::autocast_enabled(at::kCPU)) << "the inner scope's exit kept the outer on";
+    EXPECT_EQ(matmul_dtype(), at::kBFloat16);
+  }
+  EXPECT_FALSE(compat::autocast_enabled(at::kCPU));
+  EXPECT_EQ(matmul_dtype(), at::kFloat);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "smx/bench/precision.h"
 #include "smx/bench/pretraining_step.h"
 #include "smx/bench/synthetic_batch.h"
+#include "smx/core/autocast.h"
 #include "smx/model/sparse_mixer.h"
 #include "support/test_util.h"
 
@@ -61,10 +62,10 @@ TEST(ModelOnTestDeviceTest, Bf16AutocastStaysCloseToFp32) {
   const at::Tensor fp32 = m->forward(b.input_ids, b.type_ids).encoder.hidden.cpu();
   at::Tensor bf16;
   {
-    bench::PrecisionScope scope(bench::Precision::kBf16, device.type());
+    const AutocastScope scope(true, device, AutocastCache::kKeep);
     bf16 = m->forward(b.input_ids, b.type_ids).encoder.hidden.to(torch::kFloat).cpu();
   }
-  bench::clear_cast_cache();
+  clear_autocast_cache();
   // LayerNorm-ed hidden states are O(1); bf16 keeps 8 bits of mantissa through 4 layers.
   smx::testing::expect_close(bf16, fp32, 0.15, "bf16 vs fp32 hidden on " + device.str());
 }

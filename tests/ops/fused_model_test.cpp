@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "smx/bench/precision.h"
+#include "smx/core/autocast.h"
 #include "smx/model/compute_weights.h"
 #include "smx/model/sparse_mixer.h"
 #include "smx/ops/fused_kernels.h"
@@ -24,7 +25,7 @@ ModelRun run(model::SparseMixer& m, const at::Tensor& ids, const at::Tensor& typ
   m.zero_grad();
   ModelRun r;
   {
-    bench::PrecisionScope scope(precision);
+    const AutocastScope scope(precision == bench::Precision::kBf16, at::kCPU, AutocastCache::kKeep);
     const auto out = m.forward(ids, types, positions);
     r.hidden = out.encoder.hidden.to(at::kFloat);
     r.logits = out.mlm_logits.to(at::kFloat);
@@ -32,7 +33,7 @@ ModelRun run(model::SparseMixer& m, const at::Tensor& ids, const at::Tensor& typ
      out.encoder.z_loss.sum())
         .backward();
   }
-  bench::clear_cast_cache();
+  clear_autocast_cache();
   model::fold_weight_copy_grads(m);  // bf16: the GEMM weights' gradients are on their bf16 copies
   for (const auto& p : m.parameters()) r.grads.push_back(p.grad().clone());
   set_fused_kernels(true);

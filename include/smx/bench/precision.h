@@ -1,6 +1,7 @@
 // Compute precision of a bench run. fp32 is the model's own path. bf16 is autocast (docs/design.md
-// §7.5): GEMMs (linear/matmul/bmm/baddbmm/addmm) run in bf16 with fp32 master weights, while the
-// router (MoeLayer disables autocast around it), softmax of the router and the losses stay fp32.
+// §7.5, smx::AutocastScope): GEMMs (linear/matmul/bmm/baddbmm/addmm) run in bf16 with fp32 master
+// weights, while the router (MoeLayer disables autocast around it), softmax of the router and the
+// losses stay fp32.
 #pragma once
 
 #include <string>
@@ -17,24 +18,5 @@ at::ScalarType scalar_type(Precision precision);
 
 // True when this CPU has native bf16 dot products (AVX512-BF16), which oneDNN's bf16 GEMM uses.
 bool cpu_has_avx512_bf16();
-
-// RAII: enables autocast to bf16 on `device` (CPU or CUDA) for kBf16 (no-op for kFp32). The
-// weight-cast cache lives until clear_cast_cache(): keep it across eval forwards (weights do not
-// change: this is serving with bf16 weights), clear it after every optimizer step.
-class PrecisionScope {
- public:
-  explicit PrecisionScope(Precision precision, c10::DeviceType device = c10::DeviceType::CPU);
-  ~PrecisionScope();
-  PrecisionScope(const PrecisionScope&) = delete;
-  PrecisionScope& operator=(const PrecisionScope&) = delete;
-
- private:
-  bool enabled_ = false;
-  c10::DeviceType device_ = c10::DeviceType::CPU;
-  bool was_enabled_ = false;
-  at::ScalarType previous_dtype_ = at::kBFloat16;
-};
-
-void clear_cast_cache();
 
 }  // namespace smx::bench
