@@ -75,13 +75,6 @@ std::vector<std::string> read_labels(const json& j, const std::string& source) {
 
 }  // namespace
 
-const std::vector<std::string>& supported_architectures() {
-  static const std::vector<std::string> names = {
-      "BertModel", "BertForPreTraining", "BertForMaskedLM", "BertForSequenceClassification",
-      "FNetModel", "FNetForPreTraining", "FNetForMaskedLM", "FNetForSequenceClassification"};
-  return names;
-}
-
 std::string smx_hidden_act(const std::string& act, const std::string& source) {
   if (act == "gelu") return "gelu_erf";
   // gelu_fast and gelu_pytorch_tanh are the same tanh formula as gelu_new.
@@ -107,30 +100,22 @@ HfModelInfo parse_hf_config(const json& j, const std::string& source, int64_t ma
          type);
   const bool bert = info.family == Family::kBert;
   std::string names;
-  for (const auto& a : supported_architectures()) names += (names.empty() ? "" : ", ") + a;
+  for (const Architecture& a : architectures()) names += (names.empty() ? "" : ", ") + a.name;
+  std::string name = bert ? "BertModel" : "FNetModel";
   if (j.contains("architectures")) {
     const json& a = j["architectures"];
     if (!a.is_array() || a.size() != 1 || !a[0].is_string())
       fail("{}: 'architectures' must list one architecture name; got {}", source,
            a.dump().substr(0, 80));
-    info.architecture = a[0].get<std::string>();
+    name = a[0].get<std::string>();
   } else {
-    info.architecture = bert ? "BertModel" : "FNetModel";
-    info.notes.push_back("no 'architectures': read as " + info.architecture);
+    info.notes.push_back("no 'architectures': read as " + name);
   }
-  const auto& supported = supported_architectures();
-  if (std::find(supported.begin(), supported.end(), info.architecture) == supported.end())
-    fail("{}: architecture \"{}\" is not supported; smx imports {}", source, info.architecture,
-         names);
-  const std::string family_name = bert ? "Bert" : "FNet";
-  if (info.architecture.rfind(family_name, 0) != 0)
-    fail("{}: architecture \"{}\" does not belong to model_type \"{}\"", source, info.architecture,
-         type);
-  const std::string head = info.architecture.substr(family_name.size());
-  info.has_mlm = head == "ForPreTraining" || head == "ForMaskedLM";
-  info.has_nsp = head == "ForPreTraining";
-  info.has_classifier = head == "ForSequenceClassification";
-  info.has_pooler = !(bert && head == "ForMaskedLM");  // BertForMaskedLM drops the pooler
+  const Architecture* arch = find_architecture(name);
+  if (!arch) fail("{}: architecture \"{}\" is not supported; smx imports {}", source, name, names);
+  if (arch->family != info.family)
+    fail("{}: architecture \"{}\" does not belong to model_type \"{}\"", source, name, type);
+  info.architecture = *arch;
 
   const HfDefaults& d = bert ? kBertDefaults : kFNetDefaults;
   if (bert) {
@@ -188,7 +173,7 @@ HfModelInfo parse_hf_config(const json& j, const std::string& source, int64_t ma
   }
   c.tokenizer.clear();
 
-  if (info.has_classifier) {
+  if (info.architecture.classifier) {
     info.labels = read_labels(j, source);
     const int64_t labels_count = static_cast<int64_t>(info.labels.size());
     info.num_labels = hf_int_key(j, "num_labels", labels_count > 0 ? labels_count : 2, source);

@@ -31,41 +31,6 @@ using json = nlohmann::json;
 
 // What an HF architecture holds besides the encoder, and whether its base-model tensors carry the
 // family prefix ("bert.", "fnet.") in its state dict.
-struct HfExportArch {
-  std::string name;
-  hf::Family family = hf::Family::kBert;
-  bool pooler = true, mlm = false, nsp = false, classifier = false, prefixed = true;
-};
-
-std::vector<HfExportArch> hf_export_archs() {
-  std::vector<HfExportArch> out;
-  for (const hf::Family f : {hf::Family::kBert, hf::Family::kFNet}) {
-    const std::string p = f == hf::Family::kBert ? "Bert" : "FNet";
-    out.push_back({p + "Model", f, true, false, false, false, false});
-    out.push_back({p + "ForPreTraining", f, true, true, true, false, true});
-    // BertForMaskedLM builds its BertModel without the pooler; FNetForMaskedLM keeps it.
-    out.push_back({p + "ForMaskedLM", f, f == hf::Family::kFNet, true, false, false, true});
-    out.push_back({p + "ForSequenceClassification", f, true, false, false, true, true});
-  }
-  return out;
-}
-
-bool hf_export_wants(const HfExportArch& arch, hf::Part part) {
-  switch (part) {
-    case hf::Part::kEncoder:
-      return true;
-    case hf::Part::kPooler:
-      return arch.pooler;
-    case hf::Part::kMlm:
-      return arch.mlm;
-    case hf::Part::kNsp:
-      return arch.nsp;
-    case hf::Part::kClassifier:
-      return arch.classifier;
-  }
-  return false;
-}
-
 std::string hf_export_layer_list(const std::vector<int64_t>& layers) {
   std::string s;
   for (const int64_t l : layers) s += (s.empty() ? "" : ", ") + std::to_string(l);
@@ -74,7 +39,7 @@ std::string hf_export_layer_list(const std::vector<int64_t>& layers) {
 
 // HF's config.json: hf_config_keys (the one mapping of smx keys to HF's, shared with the import)
 // plus the architecture and the classifier's labels.
-json hf_export_config(const ModelConfig& c, const HfExportArch& arch,
+json hf_export_config(const ModelConfig& c, const hf::Architecture& arch,
                       const std::optional<model_folder::TaskInfo>& task,
                       const std::string& torch_dtype) {
   json j = hf::hf_config_keys(c, arch.family);
@@ -325,9 +290,9 @@ HfExportReport export_hf(const std::string& model_dir, const std::string& out_di
                                : fresh_head ? "ForMaskedLM"
                                             : "ForPreTraining");
   }
-  std::optional<HfExportArch> arch;
+  std::optional<hf::Architecture> arch;
   std::string known;
-  for (const auto& a : hf_export_archs()) {
+  for (const auto& a : hf::architectures()) {
     if (a.family == family) known += (known.empty() ? "" : ", ") + a.name;
     if (a.name == arch_name) arch = a;
   }
@@ -374,7 +339,7 @@ HfExportReport export_hf(const std::string& model_dir, const std::string& out_di
   const std::string prefix = hf::family_prefix(family);
   for (const hf::NameRow& row : hf::name_table(family, c.num_layers)) {
     known_smx.insert(row.smx);
-    if (!hf_export_wants(*arch, row.part)) continue;
+    if (!arch->holds(row.part)) continue;
     const auto it = smx_tensors.find(row.smx);
     if (it == smx_tensors.end())
       fail("{}: no tensor '{}', which {} needs as '{}'; the weights file is incomplete",

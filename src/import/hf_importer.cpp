@@ -35,22 +35,6 @@ std::vector<std::string> hf_tokenizer_candidates(hf::Family family) {
 }
 const char* const kHfTokenizerSideFiles[] = {"tokenizer_config.json", "special_tokens_map.json"};
 
-bool hf_part_wanted(const hf::HfModelInfo& info, hf::Part part) {
-  switch (part) {
-    case hf::Part::kEncoder:
-      return true;
-    case hf::Part::kPooler:
-      return info.has_pooler;
-    case hf::Part::kMlm:
-      return info.has_mlm;
-    case hf::Part::kNsp:
-      return info.has_nsp;
-    case hf::Part::kClassifier:
-      return info.has_classifier;
-  }
-  return false;
-}
-
 // What config.json says the shapes come from, for messages.
 std::string hf_shape_keys(const ModelConfig& c) {
   return fmt::format(
@@ -70,7 +54,7 @@ bool hf_is_base_model_name(const std::string& name, hf::Family family) {
 
 json hf_task_record(const HfImportResult& r, const std::string& source) {
   const hf::HfModelInfo& info = r.info;
-  json task = {{"task", "hf:" + info.architecture},
+  json task = {{"task", "hf:" + info.architecture.name},
                {"display_name", fs::path(source).lexically_normal().filename().string()},
                {"kind", info.regression ? "regression" : "classification"},
                {"num_outputs", info.num_labels},
@@ -102,8 +86,9 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
     config.padding = parse_padding(o.padding);
     config.validate();
   }
-  log << fmt::format("{}: {} ({} layers, hidden {}, vocab {}, {})\n", o.source, r.info.architecture,
-                     config.num_layers, config.d_model, config.vocab_size, config.hidden_act);
+  log << fmt::format("{}: {} ({} layers, hidden {}, vocab {}, {})\n", o.source,
+                     r.info.architecture.name, config.num_layers, config.d_model, config.vocab_size,
+                     config.hidden_act);
   for (const auto& note : r.info.notes) log << "  " << note << "\n";
 
   const hf::HfCheckpoint ckpt = hf::read_hf_checkpoint(src.string());
@@ -115,7 +100,7 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
 
   // Every parameter of the architecture from its HF tensor (shape and dtype checked); seed 0
   // draws the parts the architecture lacks with smx's initialisation.
-  const int64_t outputs = r.info.has_classifier ? r.info.num_labels : 2;
+  const int64_t outputs = r.info.architecture.classifier ? r.info.num_labels : 2;
   auto model = model::make_sparse_mixer(config, 0, outputs);
   auto named = model->named_parameters();
   std::set<std::string> used, filled;
@@ -123,7 +108,7 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
   {
     torch::NoGradGuard no_grad;
     for (const auto& row : hf::name_table(r.info.family, config.num_layers)) {
-      if (!hf_part_wanted(r.info, row.part)) continue;
+      if (!r.info.architecture.holds(row.part)) continue;
       const std::vector<std::string> aliases = hf::hf_name_aliases(row.hf, r.info.family);
       auto it = ckpt.tensors.end();
       for (const auto& name : aliases)
@@ -131,7 +116,7 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
       if (it == ckpt.tensors.end())
         fail("{}: no tensor '{}' (nor {}), which {} has; the weights do not belong to config.json",
              files, row.hf, aliases.size() > 1 ? "'" + aliases[1] + "'" : "an alias",
-             r.info.architecture);
+             r.info.architecture.name);
       const std::string& name = it->first;
       const at::Tensor& t = it->second.tensor;
       at::Tensor* p = named.find(row.smx);
@@ -160,7 +145,8 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
   if (decoder != ckpt.tensors.end()) {
     const at::Tensor& words = model->encoder->embedder->word_embeddings;
     const at::Tensor d = decoder->second.tensor;
-    if (r.info.has_mlm && (d.sizes() != words.sizes() || !torch::equal(d.to(at::kFloat), words)))
+    if (r.info.architecture.mlm &&
+        (d.sizes() != words.sizes() || !torch::equal(d.to(at::kFloat), words)))
       fail(
           "{}: tensor '{}' differs from the word embeddings; smx ties the MLM output to them "
           "(tie_word_embeddings false is not supported)",
@@ -169,7 +155,8 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
   }
   // torch.save files keep the tied MLM bias under both of its names: the second copy must agree.
   const auto decoder_bias = ckpt.tensors.find("cls.predictions.decoder.bias");
-  if (r.info.has_mlm && decoder_bias != ckpt.tensors.end() && !used.count(decoder_bias->first)) {
+  if (r.info.architecture.mlm && decoder_bias != ckpt.tensors.end() &&
+      !used.count(decoder_bias->first)) {
     const at::Tensor& bias = model->mlm->output_bias;
     if (decoder_bias->second.tensor.sizes() != bias.sizes() ||
         !torch::equal(decoder_bias->second.tensor.to(at::kFloat), bias))
@@ -182,12 +169,12 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
     if (used.count(name) || hf::is_hf_buffer(name)) continue;
     if (hf_is_base_model_name(name, r.info.family))
       fail("{}: tensor '{}' has no place in the {} that config.json describes ({} layers, {})",
-           t.file, name, r.info.architecture, config.num_layers, hf_shape_keys(config));
+           t.file, name, r.info.architecture.name, config.num_layers, hf_shape_keys(config));
     ignored.push_back(name);
   }
   if (!ignored.empty())
     log << fmt::format("  ignored {} tensors of heads {} does not have (first: {})\n",
-                       ignored.size(), r.info.architecture, ignored.front());
+                       ignored.size(), r.info.architecture.name, ignored.front());
   std::string initialized;
   for (const auto& item : named)
     if (!filled.count(item.key())) {
@@ -196,8 +183,10 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
     }
   if (!r.initialized.empty())
     log << fmt::format("  {} has no {}: {} smx tensors initialised as smx does (seed 0), e.g. {}\n",
-                       r.info.architecture,
-                       !r.info.has_mlm ? "MLM head" : (!r.info.has_pooler ? "pooler" : "NSP head"),
+                       r.info.architecture.name,
+                       !r.info.architecture.mlm
+                           ? "MLM head"
+                           : (!r.info.architecture.pooler ? "pooler" : "NSP head"),
                        r.initialized.size(), r.initialized.front());
 
   // The tokenizer, checked against the embeddings before anything is written.
@@ -237,7 +226,8 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
                                                  {kImportFilesKey, files},
                                                  {kImportFormatKey, "Hugging Face " + r.format},
                                                  {kImportInitializedKey, initialized}};
-  const json task = r.info.has_classifier ? hf_task_record(r, src.string()) : json(nullptr);
+  const json task =
+      r.info.architecture.classifier ? hf_task_record(r, src.string()) : json(nullptr);
 
   output.build([&](const fs::path& tmp) {
     model_folder::ModelFolder::write(tmp.string(), *model, config, task, metadata);
@@ -250,8 +240,8 @@ HfImportResult import_hf(const HfImportOptions& o, std::ostream& log) {
     }
   });
   log << fmt::format("wrote {} ({} parameters from the checkpoint{}{})\n", out.string(),
-                     r.parameters, r.info.has_classifier ? ", task.json" : "",
-                     r.info.has_classifier && !r.info.regression
+                     r.parameters, r.info.architecture.classifier ? ", task.json" : "",
+                     r.info.architecture.classifier && !r.info.regression
                          ? fmt::format(" with {} labels", r.info.num_labels)
                          : std::string(r.info.regression ? " (regression)" : ""));
   return r;

@@ -25,6 +25,44 @@ void add_layer_norm(std::vector<NameRow>& rows, const std::string& hf, const std
 
 }  // namespace
 
+bool Architecture::holds(Part part) const {
+  switch (part) {
+    case Part::kEncoder:
+      return true;
+    case Part::kPooler:
+      return pooler;
+    case Part::kMlm:
+      return mlm;
+    case Part::kNsp:
+      return nsp;
+    case Part::kClassifier:
+      return classifier;
+  }
+  return false;
+}
+
+const std::vector<Architecture>& architectures() {
+  static const std::vector<Architecture> table = [] {
+    std::vector<Architecture> out;
+    for (const Family f : {Family::kBert, Family::kFNet}) {
+      const std::string p = f == Family::kBert ? "Bert" : "FNet";
+      out.push_back({p + "Model", f, true, false, false, false, false});
+      out.push_back({p + "ForPreTraining", f, true, true, true, false, true});
+      // BertForMaskedLM builds its BertModel without the pooler; FNetForMaskedLM keeps it.
+      out.push_back({p + "ForMaskedLM", f, f == Family::kFNet, true, false, false, true});
+      out.push_back({p + "ForSequenceClassification", f, true, false, false, true, true});
+    }
+    return out;
+  }();
+  return table;
+}
+
+const Architecture* find_architecture(const std::string& name) {
+  for (const Architecture& a : architectures())
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
 const char* model_type(Family family) {
   return family == Family::kBert ? "bert" : "fnet";
 }

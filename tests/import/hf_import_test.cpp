@@ -169,7 +169,7 @@ TEST_P(HfImportMatchesReference, OutputsEqualAnIndependentForward) {
   o.out_dir = out;
   const auto result = smx::importer::import_hf(o, log);
   std::printf("%s", log.str().c_str());
-  EXPECT_EQ(result.info.architecture, c.architecture);
+  EXPECT_EQ(result.info.architecture.name, c.architecture);
 
   const auto folder = smx::model_folder::ModelFolder::open(out);
   const smx::ModelConfig& config = folder.config();

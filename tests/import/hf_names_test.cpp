@@ -14,7 +14,10 @@
 namespace hf_names_test {
 namespace {
 
+using smx::importer::hf::Architecture;
+using smx::importer::hf::architectures;
 using smx::importer::hf::Family;
+using smx::importer::hf::find_architecture;
 using smx::importer::hf::Layout;
 using smx::importer::hf::Part;
 
@@ -130,6 +133,24 @@ TEST(HfNamesTest, OneOutputClassifierTransposesToAFreshTensor) {
   EXPECT_EQ(smx.sizes(), (std::vector<int64_t>{8, 1}));
   EXPECT_NE(smx.data_ptr(), hf.data_ptr());
   EXPECT_TRUE(torch::equal(smx.view({8}), hf.view({8})));
+}
+
+// One architecture table serves import and export: the parts each architecture's state dict holds.
+TEST(HfNamesTest, ArchitectureTableSaysWhichPartsEachHolds) {
+  EXPECT_EQ(architectures().size(), 8u);
+  const Architecture* mlm = find_architecture("BertForMaskedLM");
+  ASSERT_NE(mlm, nullptr);
+  EXPECT_FALSE(mlm->holds(Part::kPooler));  // HF's BertForMaskedLM drops the pooler
+  EXPECT_TRUE(mlm->holds(Part::kMlm));
+  EXPECT_TRUE(find_architecture("FNetForMaskedLM")->holds(Part::kPooler));
+  const Architecture* base = find_architecture("FNetModel");
+  ASSERT_NE(base, nullptr);
+  EXPECT_EQ(base->family, Family::kFNet);
+  EXPECT_FALSE(base->prefixed);
+  for (const Part p : {Part::kMlm, Part::kNsp, Part::kClassifier}) EXPECT_FALSE(base->holds(p));
+  EXPECT_TRUE(find_architecture("BertForPreTraining")->holds(Part::kNsp));
+  EXPECT_TRUE(find_architecture("BertForSequenceClassification")->holds(Part::kClassifier));
+  EXPECT_EQ(find_architecture("BertForQuestionAnswering"), nullptr);
 }
 
 }  // namespace

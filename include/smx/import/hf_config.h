@@ -17,20 +17,13 @@ namespace smx::importer::hf {
 // What config.json describes beyond the encoder's shape.
 struct HfModelInfo {
   Family family = Family::kBert;
-  std::string architecture;  // "BertForSequenceClassification", ...
-  bool has_pooler = true;    // BertForMaskedLM has none
-  bool has_mlm = false;      // cls.predictions.*
-  bool has_nsp = false;      // cls.seq_relationship
-  bool has_classifier = false;
+  Architecture architecture;        // its name and the heads its state dict holds
   bool regression = false;          // classifier with num_labels 1 (or problem_type regression)
   int64_t num_labels = 0;           // classifier outputs
   std::vector<std::string> labels;  // id2label in id order (classification only)
   ModelConfig config;               // the smx config of the encoder
   std::vector<std::string> notes;   // settings chosen, for the import log
 };
-
-// The architectures `smx import hf` reads.
-const std::vector<std::string>& supported_architectures();
 
 // Parses config.json's object; `source` names the file in errors. `max_seq_len` > 0 replaces the
 // default sequence length (max_position_embeddings).

@@ -41,6 +41,21 @@ struct NameRow {
   Part part = Part::kEncoder;
 };
 
+// An HF architecture smx reads and writes, and the parts of the model its state dict holds.
+struct Architecture {
+  std::string name;  // "BertForMaskedLM", ...
+  Family family = Family::kBert;
+  bool pooler = true, mlm = false, nsp = false, classifier = false;
+  bool prefixed = true;  // tensor names carry "bert." / "fnet." (all but the bare *Model)
+  bool holds(Part part) const;
+};
+
+// The eight architectures: {Bert, FNet} x {Model, ForPreTraining, ForMaskedLM,
+// ForSequenceClassification}.
+const std::vector<Architecture>& architectures();
+// The architecture named `name`, or nullptr.
+const Architecture* find_architecture(const std::string& name);
+
 // "bert" / "fnet": HF's model_type and base_model_prefix.
 const char* model_type(Family family);
 // "bert." / "fnet.".
