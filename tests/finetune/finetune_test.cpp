@@ -26,6 +26,7 @@
 #include "support/run_cli.h"
 #include "support/scratch_dir.h"
 #include "support/test_util.h"
+#include "support/tiny_pretraining.h"
 #include "support/tiny_tokenizer.h"
 #include "support/toy_task.h"
 
@@ -55,23 +56,17 @@ void write(const ScratchDir& dir, const std::string& relative, const std::string
 const std::string& pretrain_run() {
   static ScratchDir* dir = new ScratchDir();  // kept until exit
   static const std::string run = [] {
-    dir->write("corpus.txt", smx::testing::numbered_corpus(120));
     const auto tok = smx::testing::tiny_tokenizer();
     ModelConfig c =
         load_model_config("sparse-mixer-tiny", {"vocab_size=" + std::to_string(tok->vocab_size())});
-    train::PretrainOptions o;
-    o.out_dir = dir->file("run");
-    o.data_files = {dir->file("corpus.txt")};
-    o.tokenizer = tok->path();
+    // The shared tiny run's options, shorter: 3 steps at lr 1e-3, one eval batch, one thread.
+    train::PretrainOptions o = smx::testing::tiny_pretrain_options(*dir, "run");
     o.steps = 3;
-    o.batch_size = 4;
     o.learning_rate = 1e-3;
-    o.log_every = 100;
-    o.eval_every = 0;
+    o.warmup_steps = -1;
     o.eval_batches = 1;
-    o.eval_fraction = 0.1;
-    o.checkpoint_every = 0;
     o.threads = 1;
+    o.seed = 0;
     train::pretrain(c, o);
     return o.out_dir;
   }();
