@@ -43,8 +43,8 @@ void BM_AttentionTrain(benchmark::State& state) {
   const at::Tensor x = torch::randn({kB, kN, kD}).requires_grad_();
   const at::Tensor valid = torch::ones({kB, kN}, torch::kBool);
   for (auto _ : state) {
-    const at::Tensor y =
-        kPrevious ? previous_attention(attention, {x, valid}) : attention.forward({x, valid});
+    const at::Tensor y = kPrevious ? previous_attention(attention, {x, valid})
+                                   : attention.forward({x, valid, /*has_pads=*/false});
     y.sum().backward();
   }
 }

@@ -45,7 +45,7 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
 
   at::Tensor logits = at::matmul(q, k.transpose(-2, -1));  // [B, H, N, N]
   // Without pads the mask is all true: skip a pass over [B, H, N, N] (and its backward).
-  if (!input.valid.all().item<bool>()) {
+  if (input.has_pads) {
     // [B, 1, N, N]: a pad query row masks every key and so ends up attending uniformly.
     const at::Tensor mask = (input.valid.unsqueeze(2) & input.valid.unsqueeze(1)).unsqueeze(1);
     logits = logits.masked_fill(mask.logical_not(), lowest_finite(logits.scalar_type()));

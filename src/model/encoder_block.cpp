@@ -30,7 +30,7 @@ BlockOutput EncoderBlock::forward(const at::Tensor& x_in, const at::Tensor& vali
   // it in fp32 (routing does not depend on the compute dtype's rounding, docs/design.md §7.5) and
   // the dispatch gather rounds the expert inputs to bf16 itself, so no pass is added either way.
   const at::Tensor y =
-      mixing_layer_norm->forward(mixing->forward({x, valid}), x, /*allow_bf16=*/!moe);
+      mixing_layer_norm->forward(mixing->forward({x, valid, has_pads}), x, /*allow_bf16=*/!moe);
   BlockOutput out;
   at::Tensor f;               // the feed-forward sublayer's output
   ops::FusedDropout dropout;  // applied to f inside the add & norm (none: rate 0)

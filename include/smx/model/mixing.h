@@ -14,8 +14,9 @@
 namespace smx::model {
 
 struct MixingInput {
-  at::Tensor x;      // [B, N, D]
-  at::Tensor valid;  // [B, N] bool: real (non-pad) tokens
+  at::Tensor x;          // [B, N, D]
+  at::Tensor valid;      // [B, N] bool: real (non-pad) tokens
+  bool has_pads = true;  // some entry of valid is false (the encoder checks once per forward)
 };
 
 class Mixing : public torch::nn::Module {
