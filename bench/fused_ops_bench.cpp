@@ -1,12 +1,15 @@
 // A fused kernel against the ATen ops it replaces, at one Sparse Mixer Base MLP's shape (8 x 512
 // tokens, F = 2048, bf16): bias + tanh-GELU (ops/bias_gelu.h), and the bf16 GEMM before it for
 // scale; its backward; and counter-based dropout (ops/dropout.h) against ATen's at the MLP output's
-// shape [8 x 512, 512]. Run: ./build/smx_bench --benchmark_filter='Gelu|Dropout'
+// shape [8 x 512, 512]; the MLM loss over [8 x 80, 32000] bf16 logits (ops/cross_entropy.h) against
+// ATen's cast + cross_entropy + argmax. Run:
+//   ./build/smx_bench --benchmark_filter='Gelu|Dropout|CrossEntropy'
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
 #include "smx/ops/bias_gelu.h"
+#include "smx/ops/cross_entropy.h"
 #include "smx/ops/dropout.h"
 
 namespace {
@@ -52,6 +55,28 @@ void BM_DropoutAten(benchmark::State& state) {  // bernoulli_ mask, then the mul
   for (auto _ : state) benchmark::DoNotOptimize(at::dropout(x, 0.1, true));
 }
 
+constexpr int64_t kMlmRows = 8 * 80, kVocab = 32000;
+
+// Forward, backward and the accuracy count of the MLM loss, as the trainer runs them.
+template <bool kFused>
+void BM_CrossEntropy(benchmark::State& state) {
+  const at::Tensor logits = torch::randn({kMlmRows, kVocab}).to(at::kBFloat16).requires_grad_(true);
+  const at::Tensor labels = torch::randint(0, kVocab, {kMlmRows});
+  for (auto _ : state) {
+    if (kFused) {
+      const smx::ops::CrossEntropy ce = smx::ops::cross_entropy(logits, labels);
+      benchmark::DoNotOptimize(torch::autograd::grad({ce.loss.sum()}, {logits}));
+      benchmark::DoNotOptimize(ce.top1.sum().item<int64_t>());
+    } else {
+      const at::Tensor x = logits.to(at::kFloat);
+      const at::Tensor loss = at::cross_entropy_loss(x, labels, {}, at::Reduction::None);
+      benchmark::DoNotOptimize(torch::autograd::grad({loss.sum()}, {logits}));
+      torch::NoGradGuard no_grad;
+      benchmark::DoNotOptimize(x.argmax(-1).eq(labels).sum().item<int64_t>());
+    }
+  }
+}
+
 void BM_BiasGeluAtenOps(benchmark::State& state) {  // bias add, then LibTorch's tanh-GELU
   const at::Tensor x = torch::randn({kOpTokens, kOpF}).to(at::kBFloat16);
   const at::Tensor b = torch::randn({kOpF}).to(at::kBFloat16);
@@ -74,5 +99,7 @@ BENCHMARK(BM_BiasGeluFused)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BiasGeluFusedBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DropoutCounterBased)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DropoutAten)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_CrossEntropy, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_CrossEntropy, false)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BiasGeluAtenOps)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GeluGemmBefore)->Unit(benchmark::kMillisecond)->UseRealTime();
