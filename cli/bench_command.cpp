@@ -200,7 +200,8 @@ void register_bench_command(CLI::App& app) {
   cmd->add_flag("--profile", o->profile,
                 "After the repeats, run one more step of each case under the op profiler and "
                 "print where its time goes (self time per ATen op, matrix products by shape with "
-                "their GFLOP/s, copies by the op that asked for them)");
+                "their GFLOP/s, element-wise passes (copies, fills, adds, sums) by the op that "
+                "asked for them)");
   cmd->add_flag("--peer", o->peer,
                 "Also time the PyTorch eager peer on the same cases, one of its steps right after "
                 "each smx step of the same case (ratios between neighbouring measurements)");

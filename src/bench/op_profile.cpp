@@ -11,12 +11,25 @@ namespace smx::bench {
 namespace prof = torch::autograd::profiler;
 namespace {
 
-// Ops that only convert or copy: a copy_ is charged to the nearest enclosing range that is none
-// of these (the layer op, or the autograd node in backward, that asked for the conversion).
-bool is_conversion(const std::string& name) {
+// Ops that only convert, copy or build a filled tensor: a pass is charged to the nearest enclosing
+// range that is none of these nor a pass itself (the layer op, or the autograd node in backward,
+// that asked for it).
+bool is_wrapper(const std::string& name) {
   return name == "aten::to" || name == "aten::_to_copy" || name == "aten::copy_" ||
          name == "aten::contiguous" || name == "aten::clone" || name == "aten::type_as" ||
-         name == "aten::_autocast_to_reduced_precision" || name == "aten::expand_as";
+         name == "aten::_autocast_to_reduced_precision" || name == "aten::expand_as" ||
+         name == "aten::zeros" || name == "aten::zeros_like" || name == "aten::ones" ||
+         name == "aten::ones_like" || name == "aten::full" || name == "aten::full_like" ||
+         name == "aten::new_zeros" || name == "aten::zero_" || name == "aten::fill_";
+}
+
+// Element-wise ATen passes over memory (copies, fills, adds, products, sums): each is charged to
+// the op that asked for it, where the bandwidth-bound time outside the fused kernels comes from.
+bool is_memory_pass(const std::string& name) {
+  return name == "aten::copy_" || name == "aten::fill_" || name == "aten::zero_" ||
+         name == "aten::add" || name == "aten::add_" || name == "aten::mul" ||
+         name == "aten::mul_" || name == "aten::sum" || name == "aten::div" ||
+         name == "aten::sub" || name == "aten::index_add_" || name == "aten::index_put_";
 }
 
 // A matrix product's operands' shapes (bias or accumulator skipped) and its FLOPs, or false for
@@ -67,7 +80,7 @@ OpProfile profile_ops(const std::function<void()>& body) {
     double child_us;
     bool redispatched;  // a child range has the same name (autocast's wrapper, then the kernel)
   };
-  std::map<std::string, OpTime> by_name, copies_by_caller, gemms_by_shape;
+  std::map<std::string, OpTime> by_name, passes_by_caller, gemms_by_shape;
   OpProfile out;
   for (const auto& events : lists) {
     std::vector<Open> stack;
@@ -98,18 +111,20 @@ OpProfile profile_ops(const std::function<void()>& body) {
             g.gflop += gflop;
           }
         }
-        if (open.push->name() == std::string("aten::copy_")) {
+        if (is_memory_pass(open.push->name())) {
           std::string caller = "(top level)";
           for (auto it = stack.rbegin(); it != stack.rend(); ++it)
-            if (!is_conversion(it->push->name())) {
+            if (!is_wrapper(it->push->name()) && !is_memory_pass(it->push->name())) {
               caller = it->push->name();
               break;
             }
-          const auto shapes = open.push->shapes();  // copy_(self, src): the copied shape
+          // The pass and the shape of its first operand (copy_(self, src): the copied shape).
+          caller += " <- " + std::string(open.push->name());
+          const auto shapes = open.push->shapes();
           if (!shapes.empty()) caller += " " + c10::str(c10::IntArrayRef(shapes[0]));
-          OpTime& c = copies_by_caller[caller];
+          OpTime& c = passes_by_caller[caller];
           c.name = caller;
-          c.calls += 1;
+          if (!open.redispatched) c.calls += 1;  // a dispatcher range and its kernel's: one call
           c.self_ms += std::max(0.0, total_us - open.child_us) / 1e3;
         }
       }
@@ -117,7 +132,7 @@ OpProfile profile_ops(const std::function<void()>& body) {
   }
   out.ops = sorted_by_time(by_name);
   for (const auto& t : out.ops) out.op_ms += t.self_ms;
-  out.copies = sorted_by_time(copies_by_caller);
+  out.passes = sorted_by_time(passes_by_caller);
   out.gemms = sorted_by_time(gemms_by_shape);
   out.wall_ms = std::chrono::duration<double, std::milli>(stop - start).count();
   return out;
@@ -140,10 +155,12 @@ std::string format_op_profile(const OpProfile& p, size_t top, const std::string&
                      100.0 * t.self_ms / std::max(1e-9, p.wall_ms), t.calls,
                      t.gflop / std::max(1e-9, t.self_ms / 1e3), t.name);
   }
-  if (p.copies.empty()) return s;
-  s += fmt::format("{}aten::copy_ by the op that asked for it and the shape copied:\n", indent);
-  for (size_t i = 0; i < std::min<size_t>(8, p.copies.size()); ++i) {
-    const OpTime& t = p.copies[i];
+  if (p.passes.empty()) return s;
+  s += fmt::format(
+      "{}element-wise passes (copy_, fill_, add, mul, sum, ...) by the op that asked for them:\n",
+      indent);
+  for (size_t i = 0; i < std::min<size_t>(12, p.passes.size()); ++i) {
+    const OpTime& t = p.passes[i];
     s += fmt::format("{}{:10.2f} {:5.1f}% {:7}  {}\n", indent, t.self_ms,
                      100.0 * t.self_ms / std::max(1e-9, p.wall_ms), t.calls, t.name);
   }
@@ -154,9 +171,9 @@ nlohmann::json to_json(const OpProfile& p) {
   nlohmann::json ops = nlohmann::json::array();
   for (const auto& t : p.ops)
     ops.push_back({{"name", t.name}, {"calls", t.calls}, {"self_ms", t.self_ms}});
-  nlohmann::json copies = nlohmann::json::array();
-  for (const auto& t : p.copies)
-    copies.push_back({{"caller", t.name}, {"calls", t.calls}, {"self_ms", t.self_ms}});
+  nlohmann::json passes = nlohmann::json::array();
+  for (const auto& t : p.passes)
+    passes.push_back({{"caller", t.name}, {"calls", t.calls}, {"self_ms", t.self_ms}});
   nlohmann::json gemms = nlohmann::json::array();
   for (const auto& t : p.gemms)
     gemms.push_back(
@@ -165,7 +182,7 @@ nlohmann::json to_json(const OpProfile& p) {
           {"op_ms", p.op_ms},
           {"ops", ops},
           {"gemms_by_shape", gemms},
-          {"copies_by_caller", copies}};
+          {"passes_by_caller", passes}};
 }
 
 }  // namespace smx::bench

@@ -21,7 +21,7 @@ struct OpTime {
 
 struct OpProfile {
   std::vector<OpTime> ops;     // by self time, largest first
-  std::vector<OpTime> copies;  // aten::copy_'s self time by the op that asked for it (name)
+  std::vector<OpTime> passes;  // element-wise passes' self time by asking op and pass (name)
   std::vector<OpTime> gemms;   // mm / addmm / bmm / baddbmm by operand shapes (name)
   double wall_ms = 0;          // the body, end to end (profiler overhead included)
   double op_ms = 0;            // sum of every op's self time (the rest is outside any op)
@@ -31,7 +31,7 @@ struct OpProfile {
 OpProfile profile_ops(const std::function<void()>& body);
 
 // The `top` largest ops, one line each: self ms, share of the wall time, calls, name; then the
-// matrix products by shape with their GFLOP/s, and the copies' largest callers.
+// matrix products by shape with their GFLOP/s, and the element-wise passes' largest callers.
 std::string format_op_profile(const OpProfile& profile, size_t top, const std::string& indent);
 nlohmann::json to_json(const OpProfile& profile);
 
