@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include "smx/model/dropout.h"
 #include "smx/ops/softmax.h"
 
 namespace smx::model {
@@ -50,9 +51,12 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
     const at::Tensor mask = (input.valid.unsqueeze(2) & input.valid.unsqueeze(1)).unsqueeze(1);
     logits = logits.masked_fill(mask.logical_not(), lowest_finite(logits.scalar_type()));
   }
-  // [B, H, N, N] in the logits' dtype: bf16 under autocast, not an fp32 round trip.
-  at::Tensor probs = ops::softmax_last_dim(logits);
-  if (is_training() && dropout_rate_ > 0) {
+  // [B, H, N, N] in the logits' dtype: bf16 under autocast, not an fp32 round trip. Dropout on
+  // the probabilities takes one [N, N] mask for every example and head, in the softmax's own pass
+  // where the counter-based masks run (model/dropout.h), else as an ATen Bernoulli draw.
+  const ops::FusedDropout fused = fused_dropout_for(logits, dropout_rate_, is_training());
+  at::Tensor probs = ops::softmax_dropout_last_dim(logits, fused);
+  if (fused.rate == 0 && is_training() && dropout_rate_ > 0) {
     const double keep = 1.0 - dropout_rate_;
     const at::Tensor drop = at::bernoulli(at::full({1, 1, N, N}, keep, probs.options())) / keep;
     probs = probs * drop;

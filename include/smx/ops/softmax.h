@@ -11,8 +11,17 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "smx/ops/dropout.h"
+
 namespace smx::ops {
 
 at::Tensor softmax_last_dim(const at::Tensor& x);  // [..., K] -> [..., K], x's dtype
+
+// Softmax, then dropout with one counter-based mask (ops/dropout.h) shared by every leading index:
+// x [..., R, K] -> [..., R, K], x's dtype; element (..., r, k) is kept when the mask keeps flat
+// index r·K + k of an [R, K] tensor (attention's broadcast dropout: one [N, N] mask for every
+// example and head). In the same pass as the softmax; the backward pass recomputes the mask. Rate
+// 0 is softmax_last_dim. Off the fast path: ATen's softmax times the same mask.
+at::Tensor softmax_dropout_last_dim(const at::Tensor& x, const FusedDropout& dropout);
 
 }  // namespace smx::ops
