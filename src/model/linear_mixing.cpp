@@ -21,11 +21,13 @@ at::Tensor LinearMixing::forward(const MixingInput& input) {
   const at::Tensor w_s = compute_weight(input_kernel).narrow(0, 0, N).narrow(1, 0, N);  // [N, N]
   if (!ops::fused_kernels_enabled())  // the broadcast form, for `smx bench --ablation fused`
     return at::matmul(w_s, at::matmul(x, w_h));
-  // Two plain GEMMs (a broadcast [N, N] x [B, N, D] matmul runs as a slower batched product):
-  // the hidden axis over [B·N, D], then the sequence axis over [N, B·D] for the whole batch.
-  const at::Tensor y = at::mm(x.reshape({B * N, D}), w_h);                       // [B·N, D]
-  const at::Tensor y_t = y.view({B, N, D}).transpose(0, 1).reshape({N, B * D});  // [N, B·D]
-  return at::mm(w_s, y_t).view({N, B, D}).transpose(0, 1);  // [B, N, D], a strided view
+  // The hidden axis as one GEMM over [B·N, D]; the sequence axis as a batched product over a
+  // materialised [B, N, N] copy of W_s (B·N² elements, small beside the activations). Its output
+  // is [B, N, D] in order, so no activation is transposed either way: the [N, B·D] form needs a
+  // transpose copy before the product and after it (and in backward), and a stride-0 expanded W_s
+  // runs ~2x slower in oneDNN (bench/README.md, speed log).
+  const at::Tensor y = at::mm(x.reshape({B * N, D}), w_h).view({B, N, D});  // [B, N, D]
+  return at::bmm(w_s.expand({B, N, N}).contiguous(), y);                    // [B, N, D]
 }
 
 }  // namespace smx::model
