@@ -20,4 +20,24 @@ void allow_avx512(bool allowed) {
   g_allowed.store(allowed, std::memory_order_relaxed);
 }
 
+namespace {
+bool cpu_supports_avx512_bf16() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+}
+}  // namespace
+
+namespace detail {
+std::atomic<bool> hardware_bf16_store{cpu_supports_avx512_bf16()};
+}  // namespace detail
+
+bool cpu_has_avx512_bf16() {
+  return cpu_has_avx512() && detail::hardware_bf16_store.load(std::memory_order_relaxed);
+}
+
+void allow_avx512_bf16(bool allowed) {
+  static const bool supported = cpu_supports_avx512_bf16();
+  detail::hardware_bf16_store.store(allowed && supported, std::memory_order_relaxed);
+}
+
 }  // namespace smx::ops::simd

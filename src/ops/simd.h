@@ -5,6 +5,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #include <immintrin.h>
@@ -17,7 +18,9 @@
 #include <c10/core/ScalarType.h>
 #include <c10/util/BFloat16.h>
 
-#define SMX_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+// AVX512-BF16 is in the target list only for the hardware fp32 -> bf16 conversion in store(),
+// which runs only where cpu_has_avx512_bf16() says so (GCC emits no other BF16 instruction).
+#define SMX_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 
 namespace smx::ops::simd {
 
@@ -33,6 +36,16 @@ void dispatch_float_types(at::ScalarType type, F&& body) {
 bool cpu_has_avx512();  // AVX-512 F, BW, VL and DQ (checked once), unless turned off below
 // Off: every kernel takes its scalar loop, as on a CPU without AVX-512 (tests run both paths).
 void allow_avx512(bool allowed);
+
+// AVX512-BF16 as well (checked once), unless turned off below: bf16 stores then round with one
+// vcvtneps2bf16 instead of five integer ops. Same bits as the software rounding except for fp32
+// subnormals, which the instruction flushes to zero.
+bool cpu_has_avx512_bf16();
+// Off: bf16 stores round in software, as on an AVX-512 CPU without BF16 (tests run both).
+void allow_avx512_bf16(bool allowed);
+namespace detail {
+extern std::atomic<bool> hardware_bf16_store;  // cpu_has_avx512_bf16(), read by every store
+}  // namespace detail
 
 // The lanes of the vector at offset i of an n-element row: all 16, or the tail's first n - i.
 inline __mmask16 lanes(int64_t i, int64_t n) {
@@ -67,6 +80,10 @@ SMX_AVX512 inline void store(float* p, __m512 v, __mmask16 mask = 0xFFFF) {
 }
 // Round to nearest even, as c10::BFloat16's conversion; NaNs stay (quiet) NaNs.
 SMX_AVX512 inline void store(c10::BFloat16* p, __m512 v, __mmask16 mask = 0xFFFF) {
+  if (detail::hardware_bf16_store.load(std::memory_order_relaxed)) {
+    _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
+    return;
+  }
   const __m512i bits = _mm512_castps_si512(v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
   __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lsb));

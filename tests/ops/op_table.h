@@ -1,7 +1,8 @@
 // A table-driven check of the fused kernels, in the manner of ggml's test-backend-ops: one row per
-// op x dtype x kernel path (scalar / AVX-512, kernel_paths.h) x pass (forward / backward) x output,
-// each compared elementwise with an fp64 reference built from plain ATen ops. The table prints the
-// largest |difference| of every row beside its tolerance, and every row is an EXPECT.
+// op x dtype x kernel path (scalar / AVX-512 / with BF16 stores, kernel_paths.h) x pass (forward /
+// backward) x output, each compared elementwise with an fp64 reference built from plain ATen ops.
+// The table prints the largest |difference| of every row beside its tolerance, and every row is an
+// EXPECT.
 #pragma once
 
 #include <cstdio>
@@ -50,7 +51,7 @@ inline at::Tensor fp64_leaf(const at::Tensor& t) {
 // Runs every case on every kernel path and checks every output. Returns the number of rows.
 inline int run_op_table(const std::vector<OpCase>& cases, uint64_t seed = 0) {
   int rows = 0;
-  std::printf("    %-16s %-9s %-7s %-4s %-8s %-22s %11s %9s\n", "op", "dtype", "path", "pass",
+  std::printf("    %-16s %-9s %-8s %-4s %-8s %-22s %11s %9s\n", "op", "dtype", "path", "pass",
               "output", "shape", "max|diff|", "tolerance");
   for (const KernelPath& path : kernel_paths()) {
     UseKernelPath use(path);
@@ -70,7 +71,7 @@ inline int run_op_table(const std::vector<OpCase>& cases, uint64_t seed = 0) {
         const double diff =
             max_abs_diff(o.got.detach().to(at::kDouble), o.want.detach().to(at::kDouble));
         const bool ok = diff <= o.tolerance;
-        std::printf("    %-16s %-9s %-7s %-4s %-8s %-22s %11.3e %9.0e%s\n", c.op.c_str(),
+        std::printf("    %-16s %-9s %-8s %-4s %-8s %-22s %11.3e %9.0e%s\n", c.op.c_str(),
                     c10::toString(c.dtype), path.name.c_str(), pass_name(o.pass), o.name.c_str(),
                     c.shape.c_str(), diff, o.tolerance, ok ? "" : "  FAIL");
         EXPECT_LE(diff, o.tolerance) << row;
