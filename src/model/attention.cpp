@@ -1,5 +1,6 @@
 #include "smx/model/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -24,6 +25,10 @@ double lowest_finite(at::ScalarType type) {
   }
 }
 
+// Scores per inference chunk: about the two cores' L2 (one example of BERT-Base at N = 512 in bf16
+// is 12 · 512² · 2 B = 6 MiB, so chunks of one; at N = 128, 21 examples).
+constexpr int64_t kScoresBytesInCache = int64_t{4} << 20;
+
 }  // namespace
 
 SelfAttention::SelfAttention(int64_t d_model, int64_t num_heads, double dropout_rate)
@@ -44,14 +49,35 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
   const at::Tensor k = heads(key->forward(x));  // [B, H, N, Dh]
   const at::Tensor v = heads(value->forward(x));
 
-  at::Tensor logits = at::matmul(q, k.transpose(-2, -1));  // [B, H, N, N]
-  // Without pads the mask is all true: skip a pass over [B, H, N, N] (and its backward).
+  // Inference takes a few examples at a time, so that their [H, N, N] scores stay in cache from
+  // q·kᵀ through the softmax to ·v instead of making four trips to memory; training keeps the
+  // whole batch (the backward pass needs every probability anyway).
+  const int64_t chunk =
+      is_training() ? B
+                    : std::max<int64_t>(1, kScoresBytesInCache / (H * N * N * q.element_size()));
+  if (chunk >= B)
+    return out->forward(attend(q, k, v, input, 0, B).transpose(1, 2).reshape({B, N, D}));
+  at::Tensor context = at::empty({B, N, H, Dh}, q.options());  // [B, N, H, Dh]
+  for (int64_t b0 = 0; b0 < B; b0 += chunk) {
+    const int64_t c = std::min(chunk, B - b0);
+    context.narrow(0, b0, c).copy_(attend(q, k, v, input, b0, c).transpose(1, 2));
+  }
+  return out->forward(context.view({B, N, D}));
+}
+
+at::Tensor SelfAttention::attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 const MixingInput& input, int64_t first, int64_t count) const {
+  const int64_t N = q.size(2);
+  const at::Tensor qc = q.narrow(0, first, count), kc = k.narrow(0, first, count);
+  at::Tensor logits = at::matmul(qc, kc.transpose(-2, -1));  // [c, H, N, N]
+  // Without pads the mask is all true: skip a pass over [c, H, N, N] (and its backward).
   if (input.has_pads) {
-    // [B, 1, N, N]: a pad query row masks every key and so ends up attending uniformly.
-    const at::Tensor mask = (input.valid.unsqueeze(2) & input.valid.unsqueeze(1)).unsqueeze(1);
+    // [c, 1, N, N]: a pad query row masks every key and so ends up attending uniformly.
+    const at::Tensor valid = input.valid.narrow(0, first, count);
+    const at::Tensor mask = (valid.unsqueeze(2) & valid.unsqueeze(1)).unsqueeze(1);
     logits = logits.masked_fill(mask.logical_not(), lowest_finite(logits.scalar_type()));
   }
-  // [B, H, N, N] in the logits' dtype: bf16 under autocast, not an fp32 round trip. Dropout on
+  // [c, H, N, N] in the logits' dtype: bf16 under autocast, not an fp32 round trip. Dropout on
   // the probabilities takes one [N, N] mask for every example and head, in the softmax's own pass
   // where the counter-based masks run (model/dropout.h), else as an ATen Bernoulli draw.
   const ops::FusedDropout fused = fused_dropout_for(logits, dropout_rate_, is_training());
@@ -61,8 +87,7 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
     const at::Tensor drop = at::bernoulli(at::full({1, 1, N, N}, keep, probs.options())) / keep;
     probs = probs * drop;
   }
-  const at::Tensor context = at::matmul(probs, v).transpose(1, 2).reshape({B, N, D});
-  return out->forward(context);
+  return at::matmul(probs, v.narrow(0, first, count));  // [c, H, N, Dh]
 }
 
 }  // namespace smx::model

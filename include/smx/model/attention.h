@@ -16,6 +16,10 @@ class SelfAttention : public Mixing {
   std::shared_ptr<Dense> query, key, value, out;  // kernels [D, D], biases [D]
 
  private:
+  // Context of examples [first, first + count): q, k, v [B, H, N, Dh] -> [count, H, N, Dh].
+  at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                    const MixingInput& input, int64_t first, int64_t count) const;
+
   int64_t num_heads_;
   double dropout_rate_;
 };
