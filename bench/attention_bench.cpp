@@ -10,6 +10,8 @@
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "smx/core/autocast.h"
+#include "smx/core/caching_allocator.h"
 #include "smx/model/attention.h"
 
 namespace {
@@ -49,7 +51,31 @@ void BM_AttentionTrain(benchmark::State& state) {
   }
 }
 
+// Inference in bf16 (BERT-Base shapes), the batch in chunks whose scores fit range(0) MiB (0: the
+// whole batch at once): where the [H, N, N] scores stop fitting in cache. With the caching
+// allocator, as `smx bench` runs models (else every 48 MiB scores tensor is a fresh mmap whose
+// page faults would dominate the whole-batch case).
+void BM_AttentionInference(benchmark::State& state) {
+  smx::enable_caching_cpu_allocator();
+  torch::manual_seed(0);
+  smx::model::SelfAttention attention(kD, kH, 0.1);
+  attention.eval();
+  attention.inference_scores_bytes = state.range(0) << 20;
+  const at::Tensor x = torch::randn({kB, kN, kD});
+  const at::Tensor valid = torch::ones({kB, kN}, torch::kBool);
+  torch::NoGradGuard no_grad;
+  const smx::AutocastScope bf16(true, at::kCPU);
+  for (auto _ : state) attention.forward({x, valid, /*has_pads=*/false});
+}
+
 }  // namespace
 
+BENCHMARK(BM_AttentionInference)
+    ->Arg(0)
+    ->Arg(4)
+    ->Arg(12)
+    ->Arg(24)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_AttentionTrain, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_AttentionTrain, false)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -25,10 +25,6 @@ double lowest_finite(at::ScalarType type) {
   }
 }
 
-// Scores per inference chunk: about the two cores' L2 (one example of BERT-Base at N = 512 in bf16
-// is 12 · 512² · 2 B = 6 MiB, so chunks of one; at N = 128, 21 examples).
-constexpr int64_t kScoresBytesInCache = int64_t{4} << 20;
-
 }  // namespace
 
 SelfAttention::SelfAttention(int64_t d_model, int64_t num_heads, double dropout_rate)
@@ -42,7 +38,11 @@ SelfAttention::SelfAttention(int64_t d_model, int64_t num_heads, double dropout_
 at::Tensor SelfAttention::forward(const MixingInput& input) {
   const at::Tensor& x = input.x;
   const int64_t B = x.size(0), N = x.size(1), D = x.size(2), H = num_heads_, Dh = D / H;
-  auto heads = [&](const at::Tensor& t) { return t.view({B, N, H, Dh}).transpose(1, 2); };
+  // [B, H, N, Dh], contiguous: one copy per tensor for the whole batch, after which every slice of
+  // examples is contiguous too (q·kᵀ reads k transposed in place).
+  auto heads = [&](const at::Tensor& t) {
+    return t.view({B, N, H, Dh}).transpose(1, 2).contiguous();
+  };
   // q·kᵀ/√Dh with the scale on q ([N, Dh] per head) instead of the logits ([N, N]); exact for
   // the power-of-two √Dh of every preset (Dh = 64).
   const at::Tensor q = heads(query->forward(x) * (1.0 / std::sqrt(static_cast<double>(Dh))));
@@ -53,8 +53,9 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
   // q·kᵀ through the softmax to ·v instead of making four trips to memory; training keeps the
   // whole batch (the backward pass needs every probability anyway).
   const int64_t chunk =
-      is_training() ? B
-                    : std::max<int64_t>(1, kScoresBytesInCache / (H * N * N * q.element_size()));
+      is_training() || inference_scores_bytes <= 0
+          ? B
+          : std::max<int64_t>(1, inference_scores_bytes / (H * N * N * q.element_size()));
   if (chunk >= B)
     return out->forward(attend(q, k, v, input, 0, B).transpose(1, 2).reshape({B, N, D}));
   at::Tensor context = at::empty({B, N, H, Dh}, q.options());  // [B, N, H, Dh]

@@ -33,18 +33,19 @@ at::Tensor reference(const SelfAttention& a, const at::Tensor& x, const at::Tens
 }
 
 TEST(AttentionTest, ChunkedInferenceEqualsTheDefinitionAndTheWholeBatch) {
-  // fp32 [3, 512, 32] with 2 heads: 2 MiB of scores per example, so inference runs the batch
-  // as chunks of 2 and 1 examples; example 1 has 100 pads at its end.
-  constexpr int64_t B = 3, N = 512, D = 32, H = 2;
+  // fp32 [3, 64, 32] with 2 heads: 32 KiB of scores per example; a 64 KiB budget runs the batch
+  // as chunks of 2 and 1 examples. Example 1 has 10 pads at its end.
+  constexpr int64_t B = 3, N = 64, D = 32, H = 2;
   torch::manual_seed(11);
   SelfAttention attention(D, H, /*dropout_rate=*/0.0);
+  attention.inference_scores_bytes = 64 << 10;
   {
     torch::NoGradGuard no_grad;  // weights large enough for peaked, distinct attention rows
     for (auto& p : attention.parameters()) p.normal_(0.0, 0.3);
   }
   const at::Tensor x = torch::randn({B, N, D});
   at::Tensor valid = torch::ones({B, N}, torch::kBool);
-  valid[1].narrow(0, N - 100, 100).fill_(false);
+  valid[1].narrow(0, N - 10, 10).fill_(false);
   const MixingInput input{x, valid, /*has_pads=*/true};
 
   torch::NoGradGuard no_grad;
