@@ -9,7 +9,9 @@
 #include <torch/torch.h>
 
 #include "commands.h"
+#include "smx/core/caching_allocator.h"
 #include "smx/core/error.h"
+#include "smx/core/threads.h"
 #include "smx/io/output_file.h"
 #include "smx/model/moe_layer.h"
 #include "smx/serve/inference.h"
@@ -34,7 +36,8 @@ struct InferOptions {
 };
 
 void run_inference(Mode mode, const InferOptions& o) {
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  configure_threads(o.threads);    // 0: every core (LibTorch's own default can be 1)
+  enable_caching_cpu_allocator();  // batches repeat shapes: reuse large activation blocks
   serve::BundleOptions bundle_options;
   bundle_options.tokenizer = o.tokenizer;
   bundle_options.allow_nonfinite = o.allow_nonfinite;
@@ -149,7 +152,7 @@ void register_mode(CLI::App& app, Mode mode, const char* name, const char* descr
     cmd->add_flag("--no-normalize", o->no_normalize, "Do not L2-normalise embeddings");
   }
   cmd->add_option("--dtype", o->dtype, "fp32 or bf16 (autocast)")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Intra-op threads (0: LibTorch's default)")
+  cmd->add_option("--threads", o->threads, "Intra-op threads (0: every core)")
       ->capture_default_str();
   cmd->add_option("--max-batch-tokens", o->max_batch_tokens,
                   "Padded tokens per model call (inputs x padded length)")

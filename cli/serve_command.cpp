@@ -14,7 +14,9 @@
 
 #include "commands.h"
 #include "signals.h"
+#include "smx/core/caching_allocator.h"
 #include "smx/core/error.h"
+#include "smx/core/threads.h"
 #include "smx/io/text_file.h"
 #include "smx/model/moe_layer.h"
 #include "smx/serve/server.h"
@@ -56,7 +58,7 @@ void register_serve_command(CLI::App& app) {
                 "Load weights that hold NaN or Inf (refused by default); NaN/Inf outputs are "
                 "still answered 500");
   cmd->add_option("--dtype", o->dtype, "fp32 or bf16 (autocast)")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Intra-op threads for the model (0: default)")
+  cmd->add_option("--threads", o->threads, "Intra-op threads for the model (0: every core)")
       ->capture_default_str();
   cmd->add_option("--served-model-name", o->server.served_model_name,
                   "Model name for /v1/embeddings, /v1/models and /info (default: the folder's)");
@@ -137,7 +139,10 @@ void register_serve_command(CLI::App& app) {
         fail("--pooling '{}' must be cls, cls_token, mean, max or last", o->pooling);
       o->server.pooling = *pooling;
     }
-    if (o->threads > 0) torch::set_num_threads(o->threads);
+    // One batcher thread runs every model call: its intra-op threads get every core by default
+    // (LibTorch's own default can be 1), and repeated batch shapes reuse cached activation blocks.
+    const int threads = configure_threads(o->threads);
+    enable_caching_cpu_allocator();
     serve::BundleOptions bundle_options;
     bundle_options.tokenizer = o->tokenizer;
     bundle_options.allow_nonfinite = o->allow_nonfinite;
@@ -157,9 +162,9 @@ void register_serve_command(CLI::App& app) {
     const int port = server.bind();
     // Atomic, so a reader never sees a partial port; a failure is fatal (the caller waits on it).
     if (!o->port_file.empty()) io::write_file_atomically(o->port_file, std::to_string(port) + "\n");
-    std::fprintf(stderr, "smx serve: %s on http://%s:%d (%s%s%s)\n", server.model_name().c_str(),
-                 o->server.host.c_str(), port, o->dtype.c_str(),
-                 bundle->task() ? (", task " + bundle->task()->task).c_str() : "",
+    std::fprintf(stderr, "smx serve: %s on http://%s:%d (%s, %d threads%s%s)\n",
+                 server.model_name().c_str(), o->server.host.c_str(), port, o->dtype.c_str(),
+                 threads, bundle->task() ? (", task " + bundle->task()->task).c_str() : "",
                  o->server.api_keys.empty() ? "" : ", API key required");
     std::exception_ptr failure;  // written before `failed` is set
     std::atomic<bool> failed{false};
