@@ -51,17 +51,19 @@ void BM_AttentionTrain(benchmark::State& state) {
   }
 }
 
-// Inference in bf16 (BERT-Base shapes), the batch in chunks whose scores fit range(0) MiB (0: the
-// whole batch at once): where the [H, N, N] scores stop fitting in cache. With the caching
-// allocator, as `smx bench` runs models (else every 48 MiB scores tensor is a fresh mmap whose
-// page faults would dominate the whole-batch case).
+// Inference in bf16, the batch in chunks whose scores fit range(0) MiB (0: the whole batch at
+// once), at BERT-Base's width (range(1) = 0: D 768, 12 heads) or Sparse Mixer Base's (1: D 512,
+// 8 heads): where the [H, N, N] scores stop fitting in cache. With the caching allocator, as
+// `smx bench` runs models (else every 48 MiB scores tensor is a fresh mmap whose page faults
+// would dominate the whole-batch case).
 void BM_AttentionInference(benchmark::State& state) {
   smx::enable_caching_cpu_allocator();
+  const int64_t D = state.range(1) == 0 ? 768 : 512, H = state.range(1) == 0 ? 12 : 8;
   torch::manual_seed(0);
-  smx::model::SelfAttention attention(kD, kH, 0.1);
+  smx::model::SelfAttention attention(D, H, 0.1);
   attention.eval();
   attention.inference_scores_bytes = state.range(0) << 20;
-  const at::Tensor x = torch::randn({kB, kN, kD});
+  const at::Tensor x = torch::randn({kB, kN, D});
   const at::Tensor valid = torch::ones({kB, kN}, torch::kBool);
   torch::NoGradGuard no_grad;
   const smx::AutocastScope bf16(true, at::kCPU);
@@ -71,10 +73,7 @@ void BM_AttentionInference(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_AttentionInference)
-    ->Arg(0)
-    ->Arg(4)
-    ->Arg(12)
-    ->Arg(24)
+    ->ArgsProduct({{0, 4, 8, 16}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK_TEMPLATE(BM_AttentionTrain, true)->Unit(benchmark::kMillisecond)->UseRealTime();
