@@ -49,11 +49,12 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
   const at::Tensor k = heads(key->forward(x));  // [B, H, N, Dh]
   const at::Tensor v = heads(value->forward(x));
 
-  // Inference takes a few examples at a time, so that their [H, N, N] scores stay in cache from
-  // q·kᵀ through the softmax to ·v instead of making four trips to memory; training keeps the
-  // whole batch (the backward pass needs every probability anyway).
+  // CPU inference takes a few examples at a time, so that their [H, N, N] scores stay in cache
+  // from q·kᵀ through the softmax to ·v instead of making four trips to memory; training keeps the
+  // whole batch (the backward pass needs every probability anyway), and so do GPUs (whose kernels
+  // want the whole batch's parallelism).
   const int64_t chunk =
-      is_training() || inference_scores_bytes <= 0
+      is_training() || !x.device().is_cpu() || inference_scores_bytes <= 0
           ? B
           : std::max<int64_t>(1, inference_scores_bytes / (H * N * N * q.element_size()));
   if (chunk >= B)

@@ -15,10 +15,10 @@ class SelfAttention : public Mixing {
 
   std::shared_ptr<Dense> query, key, value, out;  // kernels [D, D], biases [D]
 
-  // Inference runs as many examples at a time as have [H, N, N] scores within this many bytes (at
-  // least one), so the scores stay in cache from q·kᵀ through the softmax to ·v; <= 0: the whole
-  // batch at once. At N = 512 in bf16 the default takes one BERT-Base example (12 heads, 6 MiB) or
-  // two Sparse Mixer Base examples (8 heads, 4 MiB each) per chunk: `smx_bench
+  // CPU inference runs as many examples at a time as have [H, N, N] scores within this many bytes
+  // (at least one), so the scores stay in cache from q·kᵀ through the softmax to ·v; <= 0: the
+  // whole batch at once. At N = 512 in bf16 the default takes one BERT-Base example (12 heads, 6
+  // MiB) or two Sparse Mixer Base examples (8 heads, 4 MiB each) per chunk: `smx_bench
   // --benchmark_filter=AttentionInference` times 0, 4, 8 and 16 MiB.
   int64_t inference_scores_bytes = int64_t{8} << 20;
 
