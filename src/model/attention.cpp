@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "smx/model/dropout.h"
+#include "smx/model/slice.h"
 #include "smx/ops/softmax.h"
 
 namespace smx::model {
@@ -70,12 +71,12 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
 at::Tensor SelfAttention::attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                  const MixingInput& input, int64_t first, int64_t count) const {
   const int64_t N = q.size(2);
-  const at::Tensor qc = q.narrow(0, first, count), kc = k.narrow(0, first, count);
+  const at::Tensor qc = narrow_or_self(q, 0, first, count), kc = narrow_or_self(k, 0, first, count);
   at::Tensor logits = at::matmul(qc, kc.transpose(-2, -1));  // [c, H, N, N]
   // Without pads the mask is all true: skip a pass over [c, H, N, N] (and its backward).
   if (input.has_pads) {
     // [c, 1, N, N]: a pad query row masks every key and so ends up attending uniformly.
-    const at::Tensor valid = input.valid.narrow(0, first, count);
+    const at::Tensor valid = narrow_or_self(input.valid, 0, first, count);
     const at::Tensor mask = (valid.unsqueeze(2) & valid.unsqueeze(1)).unsqueeze(1);
     logits = logits.masked_fill(mask.logical_not(), lowest_finite(logits.scalar_type()));
   }
@@ -89,7 +90,7 @@ at::Tensor SelfAttention::attend(const at::Tensor& q, const at::Tensor& k, const
     const at::Tensor drop = at::bernoulli(at::full({1, 1, N, N}, keep, probs.options())) / keep;
     probs = probs * drop;
   }
-  return at::matmul(probs, v.narrow(0, first, count));  // [c, H, N, Dh]
+  return at::matmul(probs, narrow_or_self(v, 0, first, count));  // [c, H, N, Dh]
 }
 
 }  // namespace smx::model

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "smx/model/dropout.h"
+#include "smx/model/slice.h"
 
 namespace smx::model {
 
@@ -23,7 +24,8 @@ Embedder::Embedder(const ModelConfig& config) : dropout_rate_(config.dropout_rat
 
 at::Tensor Embedder::forward(const at::Tensor& input_ids, const at::Tensor& type_ids) const {
   const int64_t N = input_ids.size(1);
-  at::Tensor e = at::embedding(word_embeddings, input_ids) + position_embeddings.narrow(0, 0, N) +
+  at::Tensor e = at::embedding(word_embeddings, input_ids) +
+                 narrow_or_self(position_embeddings, 0, 0, N) +
                  at::embedding(type_embeddings, type_ids);   // [B, N, D_e]
   at::Tensor h = layer_norm->forward(e);                     // [B, N, D_e]
   if (hidden_mapping_in) h = hidden_mapping_in->forward(h);  // [B, N, D]

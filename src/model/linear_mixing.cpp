@@ -4,6 +4,7 @@
 
 #include "smx/model/compute_weights.h"
 #include "smx/model/dense.h"
+#include "smx/model/slice.h"
 #include "smx/ops/fused_kernels.h"
 
 namespace smx::model {
@@ -17,8 +18,9 @@ at::Tensor LinearMixing::forward(const MixingInput& input) {
   const at::Tensor& x = input.x;
   const int64_t B = x.size(0), N = x.size(1), D = x.size(2);
   // Both matrices in the compute dtype (bf16 copies under bf16 autocast, model/compute_weights.h).
-  const at::Tensor w_h = compute_weight(hidden_kernel);                                 // [D, D]
-  const at::Tensor w_s = compute_weight(input_kernel).narrow(0, 0, N).narrow(1, 0, N);  // [N, N]
+  const at::Tensor w_h = compute_weight(hidden_kernel);  // [D, D]
+  const at::Tensor w_s =
+      narrow_or_self(narrow_or_self(compute_weight(input_kernel), 0, 0, N), 1, 0, N);  // [N, N]
   if (!ops::fused_kernels_enabled())  // the broadcast form, for `smx bench --ablation fused`
     return at::matmul(w_s, at::matmul(x, w_h));
   // The hidden axis as one GEMM over [B·N, D]; the sequence axis as a batched product over a

@@ -7,6 +7,7 @@
 #include "smx/core/error.h"
 #include "smx/model/compute_weights.h"
 #include "smx/model/dropout.h"
+#include "smx/model/slice.h"
 #include "smx/ops/bias_gelu.h"
 #include "smx/ops/expert_dispatch.h"
 #include "smx/routing/capacity.h"
@@ -146,9 +147,7 @@ at::Tensor MoeLayer::run_expert_range(const at::Tensor& buffer, int64_t first) {
   const int64_t n = buffer.size(0);
   // Experts first .. first + n - 1 of the stacked weights (narrowed after compute_weight, so a
   // bf16 copy is made once for the whole stack, never per range).
-  const auto held = [&](const at::Tensor& w) {
-    return first == 0 && n == w.size(0) ? w : w.narrow(0, first, n);
-  };
+  const auto held = [&](const at::Tensor& w) { return narrow_or_self(w, 0, first, n); };
   // [n, M, F]; each expert's bias row is added in the GELU pass.
   const at::Tensor h = ops::bias_gelu(
       at::bmm(buffer, held(compute_weight(intermediate_kernel))), held(intermediate_bias),
