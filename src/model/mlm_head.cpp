@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "smx/model/compute_weights.h"
 #include "smx/ops/bias_gelu.h"
 
 namespace smx::model {
@@ -21,7 +22,10 @@ at::Tensor MlmHead::forward(const at::Tensor& hidden, const at::Tensor& position
       hidden.gather(1, positions.unsqueeze(2).expand({positions.size(0), positions.size(1), D}));
   const at::Tensor u = layer_norm->forward(
       ops::bias_gelu(dense->matmul(gathered), dense->bias, gelu_));  // [B,P,D_e]
-  return at::linear(u, word_embeddings, output_bias);  // u · E_wordᵀ + b: [B, P, V]
+  // u · E_wordᵀ + b: [B, P, V]. The tied table through its bf16 copy under bf16 autocast (the
+  // lookup reads the fp32 master), so no step casts the [V, D] table; its two gradients meet in
+  // AdamW's pass.
+  return at::linear(u, compute_weight(word_embeddings), output_bias);
 }
 
 }  // namespace smx::model

@@ -94,15 +94,20 @@ void AdamW::load_state(const std::vector<io::NamedTensor>& state, const std::str
 
 double clip_grad_norm(const torch::nn::Module& module, double max_norm) {
   torch::NoGradGuard no_grad;
-  // Every gradient: the parameters' own and their bf16 copies' (model/compute_weights.h).
-  std::vector<at::Tensor> grads;
+  // Every gradient: the parameters' own and their bf16 copies' (model/compute_weights.h). A weight
+  // used both ways (the tied word embeddings: lookup and MLM output) has two parts whose sum is its
+  // gradient, so its norm is that of the sum.
+  std::vector<at::Tensor> grads, squares;
   for (const auto& p : module.parameters()) {
-    if (p.grad().defined()) grads.push_back(p.grad());
     const at::Tensor copy = model::weight_copy(p);
-    if (copy.defined() && copy.grad().defined()) grads.push_back(copy.grad());
+    const at::Tensor own = p.grad(), copied = copy.defined() ? copy.grad() : at::Tensor();
+    if (own.defined()) grads.push_back(own);
+    if (copied.defined()) grads.push_back(copied);
+    if (own.defined() && copied.defined())
+      squares.push_back((own.to(torch::kFloat) + copied.to(torch::kFloat)).square().sum());
+    else if (own.defined() || copied.defined())
+      squares.push_back((own.defined() ? own : copied).to(torch::kFloat).square().sum());
   }
-  std::vector<at::Tensor> squares;
-  for (const auto& g : grads) squares.push_back(g.to(torch::kFloat).square().sum());
   if (squares.empty()) return 0.0;
   const double norm = torch::stack(squares).sum().sqrt().item<double>();
   if (max_norm > 0 && norm > max_norm) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "smx/core/autocast.h"
+#include "smx/model/compute_weights.h"
 #include "smx/train/adamw.h"
 #include "smx/train/lr_schedule.h"
 
@@ -59,6 +61,29 @@ TEST(AdamWTest, ClipGradNormScalesToTheLimit) {
   module.w.mutable_grad() = torch::tensor({3.0, 4.0, 0.0}, torch::kDouble);
   EXPECT_NEAR(clip_grad_norm(module, 1.0), 5.0, 1e-9);
   EXPECT_NEAR(module.w.grad().norm().item<double>(), 1.0, 1e-5);
+}
+
+TEST(AdamWTest, ClipGradNormAddsAWeightsOwnAndCopiedGradientsFirst) {
+  // A tied weight used through its lookup (own gradient) and its bf16 copy (copied gradient): the
+  // norm is that of their sum, and both parts scale by the same factor.
+  struct Tied : torch::nn::Module {
+    Tied() { w = register_parameter("w", torch::tensor({1.0f, 2.0f, 3.0f})); }
+    at::Tensor w;
+  } module;
+  at::Tensor copy;
+  {
+    const AutocastScope bf16(true, at::kCPU);
+    copy = model::compute_weight(module.w);
+  }
+  ASSERT_TRUE(copy.defined());
+  ASSERT_EQ(copy.scalar_type(), at::kBFloat16);
+  module.w.mutable_grad() = torch::tensor({3.0f, 0.0f, 1.0f});
+  copy.mutable_grad() = torch::tensor({0.0f, 4.0f, -1.0f}).to(at::kBFloat16);
+  // Sum (3, 4, 0): norm 5, where the two parts' norms would give √(10 + 17).
+  EXPECT_NEAR(clip_grad_norm(module, 1.0), 5.0, 1e-6);
+  const at::Tensor sum = module.w.grad() + copy.grad().to(at::kFloat);
+  EXPECT_NEAR(sum.norm().item<double>(), 1.0, 1e-2);  // bf16 part rounded
+  model::drop_weight_copies({module.w});
 }
 
 }  // namespace
