@@ -140,9 +140,10 @@ void register_serve_command(CLI::App& app) {
       o->server.pooling = *pooling;
     }
     // One batcher thread runs every model call: its intra-op threads get every core by default
-    // (LibTorch's own default can be 1), and repeated batch shapes reuse cached activation blocks.
+    // (LibTorch's own default can be 1), and batch shapes that repeat reuse cached activation
+    // blocks; at most 1 GiB stays cached while idle, so a long-running server's memory levels off.
     const int threads = configure_threads(o->threads);
-    enable_caching_cpu_allocator();
+    enable_caching_cpu_allocator(int64_t{1} << 30);
     serve::BundleOptions bundle_options;
     bundle_options.tokenizer = o->tokenizer;
     bundle_options.allow_nonfinite = o->allow_nonfinite;
