@@ -54,10 +54,11 @@ at::Tensor SelfAttention::forward(const MixingInput& input) {
   // from q·kᵀ through the softmax to ·v instead of making four trips to memory; training keeps the
   // whole batch (the backward pass needs every probability anyway), and so do GPUs (whose kernels
   // want the whole batch's parallelism).
+  const int64_t scores_bytes = H * N * N * static_cast<int64_t>(q.element_size());  // per example
   const int64_t chunk =
-      is_training() || !x.device().is_cpu() || inference_scores_bytes <= 0
+      is_training() || !x.device().is_cpu() || inference_scores_bytes <= 0 || scores_bytes == 0
           ? B
-          : std::max<int64_t>(1, inference_scores_bytes / (H * N * N * q.element_size()));
+          : std::max<int64_t>(1, inference_scores_bytes / scores_bytes);
   if (chunk >= B)
     return out->forward(attend(q, k, v, input, 0, B).transpose(1, 2).reshape({B, N, D}));
   at::Tensor context = at::empty({B, N, H, Dh}, q.options());  // [B, N, H, Dh]
