@@ -22,11 +22,12 @@ inline float sigma2u(float v) {
   return 1.0f / (1.0f + std::exp(-2.0f * u));
 }
 
+template <simd::ExpAccuracy A>
 SMX_AVX512 inline __m512 sigma2u(__m512 v) {
   const __m512 v2 = _mm512_mul_ps(v, v);
   const __m512 u = _mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(-2.0f * kC)),
                                  _mm512_fmadd_ps(v2, _mm512_set1_ps(kA), _mm512_set1_ps(1.0f)));
-  return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), simd::exp(u)));
+  return _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), simd::exp<A>(u)));
 }
 
 // Exact GELU through Φ(v) = erfc(-v/√2) / 2: gelu = v·Φ(v), d/dv = Φ(v) + v·φ(v), with
@@ -36,6 +37,7 @@ constexpr float kGeluInvSqrt2Pi = 0.3989422804014327f;
 
 // erfc(z) for z >= 0 with a relative error below 1.2e-7: t·exp(-z² + P(t)), t = 1/(1 + z/2),
 // P of degree 9 (the Chebyshev fit of Numerical Recipes §6.2, "erfcc").
+template <simd::ExpAccuracy A>
 SMX_AVX512 inline __m512 gelu_erfc_nonnegative(__m512 z) {
   const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f),
                                  _mm512_fmadd_ps(z, _mm512_set1_ps(0.5f), _mm512_set1_ps(1.0f)));
@@ -44,14 +46,15 @@ SMX_AVX512 inline __m512 gelu_erfc_nonnegative(__m512 z) {
                                  1.00002368f, -1.26551223f};
   __m512 p = _mm512_set1_ps(kP[0]);
   for (int i = 1; i < 10; ++i) p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(kP[i]));
-  return _mm512_mul_ps(t, simd::exp(_mm512_fnmadd_ps(z, z, p)));  // t·e^(P - z²)
+  return _mm512_mul_ps(t, simd::exp<A>(_mm512_fnmadd_ps(z, z, p)));  // t·e^(P - z²)
 }
 
 // Φ(v) for any v: erfc(|w|)/2 for w = -v/√2 >= 0, else 1 - erfc(|w|)/2.
+template <simd::ExpAccuracy A>
 SMX_AVX512 inline __m512 gelu_normal_cdf(__m512 v) {
   const __m512 w = _mm512_mul_ps(v, _mm512_set1_ps(-kGeluInvSqrt2));
   const __m512 half_e =
-      _mm512_mul_ps(gelu_erfc_nonnegative(_mm512_abs_ps(w)), _mm512_set1_ps(0.5f));
+      _mm512_mul_ps(gelu_erfc_nonnegative<A>(_mm512_abs_ps(w)), _mm512_set1_ps(0.5f));
   const __mmask16 positive_v = _mm512_cmp_ps_mask(w, _mm512_setzero_ps(), _CMP_LT_OQ);
   return _mm512_mask_sub_ps(half_e, positive_v, _mm512_set1_ps(1.0f), half_e);
 }
@@ -70,10 +73,11 @@ inline float gelu_scalar(float v, float* d) {
   }
 }
 
-template <GeluKind K>
+// A: exp's accuracy, from the dtype the result is stored in (simd::exp_accuracy_for).
+template <GeluKind K, simd::ExpAccuracy A>
 SMX_AVX512 inline __m512 gelu_avx512(__m512 v, __m512* d) {
   if constexpr (K == GeluKind::kTanh) {
-    const __m512 s = sigma2u(v);
+    const __m512 s = sigma2u<A>(v);
     if (d) {
       const __m512 du2 = _mm512_fmadd_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(6.0f * kC * kA),
                                          _mm512_set1_ps(2.0f * kC));  // 2·du/dv
@@ -83,11 +87,11 @@ SMX_AVX512 inline __m512 gelu_avx512(__m512 v, __m512* d) {
     }
     return _mm512_mul_ps(v, s);
   } else {
-    const __m512 cdf = gelu_normal_cdf(v);
+    const __m512 cdf = gelu_normal_cdf<A>(v);
     if (d) {
       const __m512 pdf =
           _mm512_mul_ps(_mm512_set1_ps(kGeluInvSqrt2Pi),
-                        simd::exp(_mm512_mul_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(-0.5f))));
+                        simd::exp<A>(_mm512_mul_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(-0.5f))));
       *d = _mm512_fmadd_ps(v, pdf, cdf);
     }
     return _mm512_mul_ps(v, cdf);
@@ -132,7 +136,7 @@ SMX_AVX512 void forward_rows_avx512(const T* x, const B* bias, T* y, int64_t row
     for (int64_t f = 0; f < F; f += 16) {
       const __mmask16 m = simd::lanes(f, F);
       const __m512 v = _mm512_add_ps(simd::load(x + f, m), simd::load(bias + f, m));
-      simd::store(y + f, gelu_avx512<K>(v, nullptr), m);
+      simd::store(y + f, gelu_avx512<K, simd::exp_accuracy_for<T>()>(v, nullptr), m);
     }
 }
 
@@ -159,7 +163,7 @@ SMX_AVX512 void backward_rows_avx512(const T* gy, const T* x, const B* bias, T* 
       const __mmask16 m = simd::lanes(f, F);
       const __m512 v = _mm512_add_ps(simd::load(x + f, m), simd::load(bias + f, m));
       __m512 d = _mm512_setzero_ps();
-      gelu_avx512<K>(v, &d);
+      gelu_avx512<K, simd::exp_accuracy_for<T>()>(v, &d);
       const __m512 g = _mm512_mul_ps(simd::load(gy + f, m), d);
       simd::store(gx + f, g, m);
       simd::store(gb + f, _mm512_add_ps(simd::load(gb + f, m), g), m);

@@ -95,7 +95,8 @@ SMX_AVX512 void forward_row_avx512(const T* x, T* y, T* out, const uint16_t* kee
   __m512 vsum = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; k += 16) {  // e^(x - max) kept in fp32 for the scaling pass
     const __mmask16 m = simd::lanes(k, K);
-    const __m512 e = _mm512_maskz_mov_ps(m, simd::exp(_mm512_sub_ps(simd::load(x + k, m), max)));
+    const __m512 e = _mm512_maskz_mov_ps(
+        m, simd::exp<simd::exp_accuracy_for<T>()>(_mm512_sub_ps(simd::load(x + k, m), max)));
     simd::store(scratch + k, e, m);
     vsum = _mm512_add_ps(vsum, e);
   }
