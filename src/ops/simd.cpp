@@ -22,8 +22,12 @@ void allow_avx512(bool allowed) {
 
 namespace {
 bool cpu_supports_avx512_bf16() {
+#if SMX_HAVE_AVX512_BF16
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;  // this compiler cannot build the conversion
+#endif
 }
 }  // namespace
 

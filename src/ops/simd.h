@@ -21,7 +21,14 @@
 
 // AVX512-BF16 is in the target list only for the hardware fp32 -> bf16 conversion in store(),
 // which runs only where cpu_has_avx512_bf16() says so (GCC emits no other BF16 instruction).
+// Compilers without it (GCC < 10) build the software rounding alone.
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 10)
+#define SMX_HAVE_AVX512_BF16 1
 #define SMX_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#else
+#define SMX_HAVE_AVX512_BF16 0
+#define SMX_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+#endif
 
 namespace smx::ops::simd {
 
@@ -81,10 +88,12 @@ SMX_AVX512 inline void store(float* p, __m512 v, __mmask16 mask = 0xFFFF) {
 }
 // Round to nearest even, as c10::BFloat16's conversion; NaNs stay (quiet) NaNs.
 SMX_AVX512 inline void store(c10::BFloat16* p, __m512 v, __mmask16 mask = 0xFFFF) {
+#if SMX_HAVE_AVX512_BF16
   if (detail::hardware_bf16_store.load(std::memory_order_relaxed)) {
     _mm256_mask_storeu_epi16(p, mask, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v)));
     return;
   }
+#endif
   const __m512i bits = _mm512_castps_si512(v);
   const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
   __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(_mm512_set1_epi32(0x7FFF), lsb));
