@@ -18,6 +18,7 @@
 #include "smx/bench/peer.h"
 #include "smx/bench/runner.h"
 #include "smx/bench/serving.h"
+#include "smx/core/cpu_features.h"
 #include "smx/core/error.h"
 #include "smx/core/threads.h"
 
@@ -109,7 +110,7 @@ void run(const BenchCliOptions& o, CLI::App* cmd) {
   options.inference = !o.training_only;
   options.training = !o.inference_only;
   options.progress = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
-  if (options.precision == bench::Precision::kBf16 && !bench::cpu_has_avx512_bf16())
+  if (options.precision == bench::Precision::kBf16 && !cpu_supports_avx512_bf16())
     std::fprintf(stderr, "note: this CPU has no AVX512-BF16; bf16 GEMMs will be emulated (slow)\n");
 
   std::vector<bench::BenchCase> cases;

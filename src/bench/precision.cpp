@@ -1,7 +1,5 @@
 #include "smx/bench/precision.h"
 
-#include <fstream>
-
 #include "smx/core/error.h"
 
 namespace smx::bench {
@@ -18,14 +16,6 @@ std::string to_string(Precision precision) {
 
 at::ScalarType scalar_type(Precision precision) {
   return precision == Precision::kBf16 ? at::kBFloat16 : at::kFloat;
-}
-
-bool cpu_has_avx512_bf16() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string word;
-  while (cpuinfo >> word)
-    if (word == "avx512_bf16") return true;
-  return false;
 }
 
 }  // namespace smx::bench

@@ -2,6 +2,8 @@
 
 #include <atomic>
 
+#include "smx/core/cpu_features.h"
+
 namespace smx::ops::simd {
 namespace {
 std::atomic<bool> g_allowed{true};
@@ -20,19 +22,9 @@ void allow_avx512(bool allowed) {
   g_allowed.store(allowed, std::memory_order_relaxed);
 }
 
-namespace {
-bool cpu_supports_avx512_bf16() {
-#if SMX_HAVE_AVX512_BF16
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16");
-#else
-  return false;  // this compiler cannot build the conversion
-#endif
-}
-}  // namespace
-
 namespace detail {
-std::atomic<bool> hardware_bf16_store{cpu_supports_avx512_bf16()};
+// Compilers without the avx512bf16 target build the software rounding alone.
+std::atomic<bool> hardware_bf16_store{SMX_HAVE_AVX512_BF16 && cpu_supports_avx512_bf16()};
 }  // namespace detail
 
 bool cpu_has_avx512_bf16() {
@@ -40,8 +32,8 @@ bool cpu_has_avx512_bf16() {
 }
 
 void allow_avx512_bf16(bool allowed) {
-  static const bool supported = cpu_supports_avx512_bf16();
-  detail::hardware_bf16_store.store(allowed && supported, std::memory_order_relaxed);
+  detail::hardware_bf16_store.store(allowed && SMX_HAVE_AVX512_BF16 && cpu_supports_avx512_bf16(),
+                                    std::memory_order_relaxed);
 }
 
 }  // namespace smx::ops::simd

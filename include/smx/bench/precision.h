@@ -16,7 +16,4 @@ Precision parse_precision(const std::string& text);  // "fp32" | "bf16"
 std::string to_string(Precision precision);
 at::ScalarType scalar_type(Precision precision);
 
-// True when this CPU has native bf16 dot products (AVX512-BF16), which oneDNN's bf16 GEMM uses.
-bool cpu_has_avx512_bf16();
-
 }  // namespace smx::bench
