@@ -117,11 +117,10 @@ class Runner {
     const int64_t base = current_rss_bytes();
     const auto start = Clock::now();
     if (!s.optimizer) s.optimizer = make_adamw(*s.model);
-    {
-      const AutocastScope scope(o_.precision == Precision::kBf16, device_, AutocastCache::kKeep);
+    {  // the step changes the weights: the scope drops its casts on exit
+      const AutocastScope scope(o_.precision == Precision::kBf16, device_);
       s.loss = pretraining_step(*s.model, *s.optimizer, s.batch);
     }
-    clear_autocast_cache();
     synchronize();
     const double t = seconds_since(start);
     if (record_peak) {
