@@ -67,7 +67,8 @@ SMX_AVX512 void backward_row_avx512(const T* x, T* gx, float lse, float g, int64
   const __m512 vl = _mm512_set1_ps(lse), vg = _mm512_set1_ps(g);
   for (int64_t v = 0; v < V; v += 16) {
     const __mmask16 m = simd::lanes(v, V);
-    __m512 p = simd::exp(_mm512_sub_ps(simd::load(x + v, m), vl));
+    // The gradient is stored in T: exp to its accuracy (the loss itself stays fp32).
+    __m512 p = simd::exp<simd::exp_accuracy_for<T>()>(_mm512_sub_ps(simd::load(x + v, m), vl));
     if (label >= v && label < v + 16) {  // the one-hot lane of this row
       const auto lane = static_cast<__mmask16>(1u << (label - v));
       p = _mm512_mask_sub_ps(p, lane, p, _mm512_set1_ps(1.0f));
