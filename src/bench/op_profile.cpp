@@ -33,11 +33,12 @@ bool is_memory_pass(const std::string& name) {
 }
 
 // A matrix product's operands' shapes (bias or accumulator skipped) and its FLOPs, or false for
-// any other op: mm / addmm [M, K] x [K, N]; bmm / baddbmm [B, M, K] x [B, K, N].
+// any other op: mm / addmm / smx::fused_linear [M, K] x [K, N]; bmm / baddbmm [B, M, K] x [B, K, N].
 bool gemm_shape(const std::string& name, const std::vector<std::vector<int64_t>>& shapes,
                 std::string* key, double* gflop) {
   const bool with_input = name == "aten::addmm" || name == "aten::baddbmm";
-  if (name != "aten::mm" && name != "aten::bmm" && !with_input) return false;
+  if (name != "aten::mm" && name != "aten::bmm" && name != "smx::fused_linear" && !with_input)
+    return false;
   const size_t first = with_input ? 1 : 0;
   if (shapes.size() < first + 2) return false;
   const auto& a = shapes[first];
