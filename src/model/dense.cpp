@@ -55,7 +55,7 @@ at::Tensor Dense::forward(const at::Tensor& x) const {
   // cached (a view like kernel.t() is re-cast on every call) and a copy needs no cast at all.
   const at::Tensor w = compute_weight(kernel);
   if (bias.defined() && x.is_contiguous() && (x.dim() == 2 || x.dim() == 3)) {
-    // CPU bf16 inference: the bias in the GEMM's store, no addmm prefill (ops/fused_linear.h).
+    // CPU inference: the bias in the GEMM's store, no addmm prefill (ops/fused_linear.h).
     const at::Tensor y = ops::fused_linear(x.view({-1, x.size(-1)}), w, bias);
     if (y.defined()) return x.dim() == 2 ? y : y.view({x.size(0), x.size(1), -1});
   }

@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "simd.h"
+#include "smx/core/torch_compat.h"
 #include "smx/ops/fused_kernels.h"
 
 #ifdef SMX_HAVE_ONEDNN
@@ -23,14 +24,15 @@ namespace {
 
 using DataType = dnnl::memory::data_type;
 
-// One matmul configuration: shapes, strides, the bias dtype.
+// One matmul configuration: shapes, strides, dtypes.
 struct Key {
   std::vector<int64_t> x_sizes, x_strides, w_strides;
   int64_t n = 0;
-  bool bf16_bias = false;
+  bool bf16 = false;       // x, w and y bf16 (else all fp32)
+  bool bf16_bias = false;  // the bias bf16 (else fp32)
   bool operator<(const Key& o) const {
-    return std::tie(x_sizes, x_strides, w_strides, n, bf16_bias) <
-           std::tie(o.x_sizes, o.x_strides, o.w_strides, o.n, o.bf16_bias);
+    return std::tie(x_sizes, x_strides, w_strides, n, bf16, bf16_bias) <
+           std::tie(o.x_sizes, o.x_strides, o.w_strides, o.n, o.bf16, o.bf16_bias);
   }
 };
 
@@ -54,11 +56,12 @@ dnnl::memory::dims dims_of(c10::IntArrayRef v) {
 std::shared_ptr<const Entry> build(const Key& k) {
   auto e = std::make_shared<Entry>();
   const int64_t M = k.x_sizes[0], K = k.x_sizes[1], N = k.n;
-  e->x = dnnl::memory::desc({M, K}, DataType::bf16, dims_of(k.x_strides));
-  e->w = dnnl::memory::desc({K, N}, DataType::bf16, dims_of(k.w_strides));
+  const DataType t = k.bf16 ? DataType::bf16 : DataType::f32;
+  e->x = dnnl::memory::desc({M, K}, t, dims_of(k.x_strides));
+  e->w = dnnl::memory::desc({K, N}, t, dims_of(k.w_strides));
   e->bias = dnnl::memory::desc({1, N}, k.bf16_bias ? DataType::bf16 : DataType::f32,
                                dnnl::memory::dims{N, 1});
-  e->y = dnnl::memory::desc({M, N}, DataType::bf16, dnnl::memory::dims{N, 1});
+  e->y = dnnl::memory::desc({M, N}, t, dnnl::memory::dims{N, 1});
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // per call: thread-safe execution
   try {
@@ -93,8 +96,12 @@ bool applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   if (!fused_kernels_enabled() || !simd::cpu_has_avx512()) return false;
   if (!x.defined() || !w.defined() || !bias.defined()) return false;
   if (!x.device().is_cpu() || !w.device().is_cpu() || !bias.device().is_cpu()) return false;
-  if (x.scalar_type() != at::kBFloat16 || w.scalar_type() != at::kBFloat16) return false;
-  if (bias.scalar_type() != at::kFloat && bias.scalar_type() != at::kBFloat16) return false;
+  // bf16 x and w with an fp32 or bf16 bias, or everything fp32; under CPU autocast (not excluded,
+  // as it is around the router) only the dtype autocast would compute in.
+  const at::ScalarType t = x.scalar_type();
+  if ((t != at::kBFloat16 && t != at::kFloat) || w.scalar_type() != t) return false;
+  if (compat::autocast_enabled(at::kCPU) && compat::autocast_dtype(at::kCPU) != t) return false;
+  if (bias.scalar_type() != at::kFloat && bias.scalar_type() != t) return false;
   if (at::GradMode::is_enabled() &&
       (x.requires_grad() || w.requires_grad() || bias.requires_grad()))
     return false;
@@ -116,6 +123,7 @@ at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& w, const at::Tens
   key.x_strides = x.strides().vec();
   key.w_strides = w.strides().vec();
   key.n = w.size(1);
+  key.bf16 = x.scalar_type() == at::kBFloat16;
   key.bf16_bias = b.scalar_type() == at::kBFloat16;
   const std::shared_ptr<const Entry> e = primitive_for(key);
   if (!e->usable) return {};

@@ -1,6 +1,6 @@
-// fused_linear (a bf16 GEMM with the bias in its store) against the fp64 product of the same bf16
-// operands, odd sizes, fp32 and bf16 biases, a transposed weight; the cases where it must
-// decline; and a whole tiny Sparse Mixer's bf16 inference with and without it.
+// fused_linear (a GEMM with the bias in its store) against the fp64 product of the same operands,
+// bf16 and fp32, odd sizes, fp32 and bf16 biases, transposed weights; the cases where it must
+// decline; and a whole tiny Sparse Mixer's inference with and without it, fp32 and bf16.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -27,39 +27,45 @@ at::Tensor linear_reference(const at::Tensor& x, const at::Tensor& w, const at::
 struct LinearCase {
   std::string name;
   std::vector<int64_t> x_shape, w_shape;
+  at::ScalarType dtype = at::kBFloat16;  // x, w and y
   at::ScalarType bias_dtype = at::kFloat;
   bool transposed_w = false;  // w a [N, K] tensor's transpose (strides {1, K})
 };
 
-TEST(FusedLinearTest, MatchesTheFp64ProductOfItsBf16Operands) {
+TEST(FusedLinearTest, MatchesTheFp64ProductOfItsOperands) {
   if (!fused_linear_expected()) {
     GTEST_SKIP() << "no oneDNN in this build or no AVX-512 on this CPU";
   }
+  const at::ScalarType bf16 = at::kBFloat16, fp32 = at::kFloat;
   const std::vector<LinearCase> cases = {
-      {"plain", {64, 96}, {96, 80}},
-      {"odd sizes", {37, 48}, {48, 19}},  // partial tiles
-      {"bf16 bias", {32, 64}, {64, 48}, at::kBFloat16},
-      {"transposed w", {32, 64}, {64, 48}, at::kFloat, true},
+      {"bf16", {64, 96}, {96, 80}},
+      {"bf16 odd sizes", {37, 48}, {48, 19}},  // partial tiles
+      {"bf16, bf16 bias", {32, 64}, {64, 48}, bf16, bf16},
+      {"bf16 transposed w", {32, 64}, {64, 48}, bf16, fp32, true},
+      {"fp32", {64, 96}, {96, 80}, fp32},
+      {"fp32 router shape", {300, 64}, {64, 16}, fp32},  // [T, D] x [D, E]
+      {"fp32 transposed w", {37, 48}, {48, 19}, fp32, fp32, true},
   };
   torch::NoGradGuard no_grad;
   for (const LinearCase& c : cases) {
     torch::manual_seed(0);
-    const at::Tensor x = torch::randn(c.x_shape).to(at::kBFloat16);
-    at::Tensor w = (torch::randn(c.w_shape) * 0.2).to(at::kBFloat16);
+    const at::Tensor x = torch::randn(c.x_shape).to(c.dtype);
+    at::Tensor w = (torch::randn(c.w_shape) * 0.2).to(c.dtype);
     if (c.transposed_w) w = w.t().contiguous().t();
     const at::Tensor b = torch::randn({c.w_shape.back()}).to(c.bias_dtype);
     const at::Tensor y = fused_linear(x, w, b);
     ASSERT_TRUE(y.defined()) << c.name << ": the fused path declined";
-    EXPECT_EQ(y.scalar_type(), at::kBFloat16) << c.name;
+    EXPECT_EQ(y.scalar_type(), c.dtype) << c.name;
     const at::Tensor want = linear_reference(x, w, b);
     ASSERT_EQ(y.sizes(), want.sizes()) << c.name;
-    // One bf16 rounding of the result (2^-8 relative) plus fp32 accumulation.
-    const double scale = 1.0 + want.abs().max().item<double>();
+    // bf16: one rounding of the result (2^-8 relative); fp32: the accumulation's rounding.
+    const double tolerance =
+        (c.dtype == bf16 ? 8e-3 : 2e-6) * (1.0 + want.abs().max().item<double>());
     const double diff = smx::testing::max_abs_diff(y.to(at::kDouble), want);
-    std::printf("    %-18s x %-14s w %-14s max|diff| %.3e (tolerance %.0e)\n", c.name.c_str(),
+    std::printf("    %-18s x %-10s w %-10s max|diff| %.3e (tolerance %.0e)\n", c.name.c_str(),
                 c10::str(c10::IntArrayRef(c.x_shape)).c_str(),
-                c10::str(c10::IntArrayRef(c.w_shape)).c_str(), diff, 8e-3 * scale);
-    EXPECT_LE(diff, 8e-3 * scale) << c.name;
+                c10::str(c10::IntArrayRef(c.w_shape)).c_str(), diff, tolerance);
+    EXPECT_LE(diff, tolerance) << c.name;
   }
 }
 
@@ -69,24 +75,29 @@ TEST(FusedLinearTest, DeclinesWhereTheUnfusedOpsMustRun) {
   const at::Tensor b = torch::randn({4});
   {
     torch::NoGradGuard no_grad;
-    EXPECT_FALSE(fused_linear(x.to(at::kFloat), w.to(at::kFloat), b).defined()) << "fp32";
+    EXPECT_FALSE(fused_linear(x.to(at::kFloat), w, b).defined()) << "mixed dtypes";
     EXPECT_FALSE(fused_linear(x, w, b.view({1, 4})).defined()) << "bias of the wrong rank";
     EXPECT_FALSE(fused_linear(x.narrow(0, 0, 0), w, b).defined()) << "no rows";
     EXPECT_FALSE(fused_linear(x.t(), w.narrow(0, 0, 8), b).defined()) << "x not row-major";
+    {  // bf16 autocast computes an fp32 product in bf16: ATen's addmm does that
+      const AutocastScope scope(true, at::kCPU, AutocastCache::kClear);
+      EXPECT_FALSE(fused_linear(x.to(at::kFloat), w.to(at::kFloat), b).defined()) << "autocast";
+    }
     set_fused_kernels(false);
     EXPECT_FALSE(fused_linear(x, w, b).defined()) << "fused kernels off";
     set_fused_kernels(true);
     if (fused_linear_expected()) {
       EXPECT_TRUE(fused_linear(x, w, b).defined());
+      EXPECT_TRUE(fused_linear(x.to(at::kFloat), w.to(at::kFloat), b).defined());
     }
   }
   // Gradients wanted: nothing would be saved for backward.
   EXPECT_FALSE(fused_linear(x, w.clone().requires_grad_(true), b).defined());
 }
 
-// A tiny Sparse Mixer (Linear mixing, attention, MoE, masked padding) in bf16 inference: biases in
-// the GEMMs' stores against the unfused ops, outputs within a few bf16 roundings.
-TEST(FusedLinearTest, Bf16InferenceOfATinySparseMixerMatchesTheUnfusedOps) {
+// A tiny Sparse Mixer (Linear mixing, attention, MoE, masked padding) in fp32 and bf16 inference:
+// biases in the GEMMs' stores against the unfused ops.
+TEST(FusedLinearTest, InferenceOfATinySparseMixerMatchesTheUnfusedOps) {
   if (!fused_linear_expected()) {
     GTEST_SKIP() << "no oneDNN in this build or no AVX-512 on this CPU";
   }
@@ -99,28 +110,30 @@ TEST(FusedLinearTest, Bf16InferenceOfATinySparseMixerMatchesTheUnfusedOps) {
   const at::Tensor types = torch::zeros_like(ids);
   const at::Tensor positions = torch::randint(0, 11, {3, 4}, torch::kLong);
   torch::NoGradGuard no_grad;
-  const auto hidden = [&](bool fused) {
-    set_fused_kernels(fused);
-    const AutocastScope scope(true, at::kCPU, AutocastCache::kClear);
-    at::Tensor h = m->forward(ids, types, positions).encoder.hidden.to(at::kDouble);
-    set_fused_kernels(true);
-    return h;
-  };
-  at::Tensor fused;
-  const bench::OpProfile profile = bench::profile_ops([&] { fused = hidden(true); });
-  const at::Tensor unfused = hidden(false);
-  // The fused path ran: the attention projections, the MLPs' output products.
-  int64_t calls = 0;
-  for (const bench::OpTime& op : profile.ops)
-    if (op.name == "smx::fused_linear") calls += op.calls;
-  EXPECT_GT(calls, 0);
-  const double diff = smx::testing::max_abs_diff(fused, unfused);
-  const double scale = unfused.abs().max().item<double>();
-  std::printf(
-      "    tiny Sparse Mixer bf16 hidden: max|fused - unfused| %.3e, max|hidden| %.2f (%lld "
-      "fused GEMMs)\n",
-      diff, scale, static_cast<long long>(calls));
-  EXPECT_LE(diff, 0.05 * scale);
+  for (const bool bf16 : {false, true}) {
+    const auto hidden = [&](bool fused) {
+      set_fused_kernels(fused);
+      const AutocastScope scope(bf16, at::kCPU, AutocastCache::kClear);
+      at::Tensor h = m->forward(ids, types, positions).encoder.hidden.to(at::kDouble);
+      set_fused_kernels(true);
+      return h;
+    };
+    at::Tensor fused;
+    const bench::OpProfile profile = bench::profile_ops([&] { fused = hidden(true); });
+    const at::Tensor unfused = hidden(false);
+    // The fused path ran: attention projections, MLP output products, the routers (fp32).
+    int64_t calls = 0;
+    for (const bench::OpTime& op : profile.ops)
+      if (op.name == "smx::fused_linear") calls += op.calls;
+    EXPECT_GT(calls, 0);
+    const double diff = smx::testing::max_abs_diff(fused, unfused);
+    const double scale = unfused.abs().max().item<double>();
+    std::printf(
+        "    tiny Sparse Mixer %s hidden: max|fused - unfused| %.3e, max|hidden| %.2f "
+        "(%lld fused GEMMs)\n",
+        bf16 ? "bf16" : "fp32", diff, scale, static_cast<long long>(calls));
+    EXPECT_LE(diff, (bf16 ? 0.05 : 1e-5) * scale);
+  }
 }
 
 }  // namespace
