@@ -33,19 +33,21 @@ bool is_memory_pass(const std::string& name) {
 }
 
 // A matrix product's operands' shapes (bias or accumulator skipped) and its FLOPs, or false for
-// any other op: mm / addmm / smx::fused_linear [M, K] x [K, N]; bmm / baddbmm [B, M, K] x [B, K, N].
+// any other op: mm / addmm [M, K] x [K, N]; bmm / baddbmm [B, M, K] x [B, K, N]; smx::cpu_matmul
+// [..., M, K] x [..., K, N] with batch axes that may broadcast (ops/cpu_matmul.h).
 bool gemm_shape(const std::string& name, const std::vector<std::vector<int64_t>>& shapes,
                 std::string* key, double* gflop) {
   const bool with_input = name == "aten::addmm" || name == "aten::baddbmm";
-  if (name != "aten::mm" && name != "aten::bmm" && name != "smx::fused_linear" && !with_input)
+  if (name != "aten::mm" && name != "aten::bmm" && name != "smx::cpu_matmul" && !with_input)
     return false;
   const size_t first = with_input ? 1 : 0;
   if (shapes.size() < first + 2) return false;
   const auto& a = shapes[first];
   const auto& b = shapes[first + 1];
   if (a.size() < 2 || a.size() != b.size()) return false;
-  double flop = 2.0 * static_cast<double>(b.back());
-  for (const int64_t d : a) flop *= static_cast<double>(d);
+  double flop = 2.0 * static_cast<double>(a[a.size() - 2]) * static_cast<double>(a.back()) *
+                static_cast<double>(b.back());
+  for (size_t i = 0; i + 2 < a.size(); ++i) flop *= static_cast<double>(std::max(a[i], b[i]));
   *key = name + " " + c10::str(c10::IntArrayRef(a)) + " x " + c10::str(c10::IntArrayRef(b));
   *gflop = flop / 1e9;
   return true;

@@ -8,6 +8,7 @@
 
 #include "smx/model/dropout.h"
 #include "smx/model/slice.h"
+#include "smx/ops/cpu_matmul.h"
 #include "smx/ops/softmax.h"
 
 namespace smx::model {
@@ -73,7 +74,9 @@ at::Tensor SelfAttention::attend(const at::Tensor& q, const at::Tensor& k, const
                                  const MixingInput& input, int64_t first, int64_t count) const {
   const int64_t N = q.size(2);
   const at::Tensor qc = narrow_or_self(q, 0, first, count), kc = narrow_or_self(k, 0, first, count);
-  at::Tensor logits = at::matmul(qc, kc.transpose(-2, -1));  // [c, H, N, N]
+  // CPU inference through oneDNN where it applies (ops/cpu_matmul.h: fp32 ~2x ATen's bmm).
+  at::Tensor logits = ops::cpu_matmul(qc, kc.transpose(-2, -1));  // [c, H, N, N]
+  if (!logits.defined()) logits = at::matmul(qc, kc.transpose(-2, -1));
   // Without pads the mask is all true: skip a pass over [c, H, N, N] (and its backward).
   if (input.has_pads) {
     // [c, 1, N, N]: a pad query row masks every key and so ends up attending uniformly.
@@ -91,7 +94,9 @@ at::Tensor SelfAttention::attend(const at::Tensor& q, const at::Tensor& k, const
     const at::Tensor drop = at::bernoulli(at::full({1, 1, N, N}, keep, probs.options())) / keep;
     probs = probs * drop;
   }
-  return at::matmul(probs, narrow_or_self(v, 0, first, count));  // [c, H, N, Dh]
+  const at::Tensor vc = narrow_or_self(v, 0, first, count);
+  const at::Tensor context = ops::cpu_matmul(probs, vc);  // [c, H, N, Dh]
+  return context.defined() ? context : at::matmul(probs, vc);
 }
 
 }  // namespace smx::model

@@ -6,7 +6,7 @@
 
 #include "smx/model/compute_weights.h"
 #include "smx/ops/add_layer_norm.h"
-#include "smx/ops/fused_linear.h"
+#include "smx/ops/cpu_matmul.h"
 
 namespace smx::model {
 namespace {
@@ -55,8 +55,8 @@ at::Tensor Dense::forward(const at::Tensor& x) const {
   // cached (a view like kernel.t() is re-cast on every call) and a copy needs no cast at all.
   const at::Tensor w = compute_weight(kernel);
   if (bias.defined() && x.is_contiguous() && (x.dim() == 2 || x.dim() == 3)) {
-    // CPU inference: the bias in the GEMM's store, no addmm prefill (ops/fused_linear.h).
-    const at::Tensor y = ops::fused_linear(x.view({-1, x.size(-1)}), w, bias);
+    // CPU inference: the bias in the GEMM's store, no addmm prefill (ops/cpu_matmul.h).
+    const at::Tensor y = ops::cpu_matmul(x.view({-1, x.size(-1)}), w, bias);
     if (y.defined()) return x.dim() == 2 ? y : y.view({x.size(0), x.size(1), -1});
   }
   if (bias.defined() && x.dim() == 2) return at::addmm(compute_weight(bias), x, w);

@@ -5,6 +5,7 @@
 #include "smx/model/compute_weights.h"
 #include "smx/model/dense.h"
 #include "smx/model/slice.h"
+#include "smx/ops/cpu_matmul.h"
 #include "smx/ops/fused_kernels.h"
 
 namespace smx::model {
@@ -29,7 +30,10 @@ at::Tensor LinearMixing::forward(const MixingInput& input) {
   // transpose copy before the product and after it (and in backward), and a stride-0 expanded W_s
   // runs ~2x slower in oneDNN (bench/README.md, speed log).
   const at::Tensor y = at::mm(x.reshape({B * N, D}), w_h).view({B, N, D});  // [B, N, D]
-  return at::bmm(w_s.expand({B, N, N}).contiguous(), y);                    // [B, N, D]
+  // CPU inference: oneDNN broadcasts the one W_s itself, no [B, N, N] copy (ops/cpu_matmul.h).
+  const at::Tensor out = ops::cpu_matmul(w_s.unsqueeze(0), y);
+  if (out.defined()) return out;
+  return at::bmm(w_s.expand({B, N, N}).contiguous(), y);  // [B, N, D]
 }
 
 }  // namespace smx::model

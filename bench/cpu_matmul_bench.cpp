@@ -1,0 +1,82 @@
+// CPU inference's matrix products through oneDNN (ops/cpu_matmul.h) against the ATen ops the
+// layers run without it, at the Base models' shapes (8 x 512 tokens), with the caching allocator
+// as in `smx bench` and serving. Run:
+//   ./build/smx_bench --benchmark_filter=CpuMatmul --benchmark_repetitions=5
+// Cases (first argument): 0-3 Dense layers with a bias, bf16 ([T, F] x [F, D] and [T, D] x
+// [D, D], Sparse Mixer Base then BERT-Base); 4 the router's fp32 [T, 512] x [512, 16] + bias;
+// 5 attention's fp32 q·kᵀ over one example ([12, 512, 64] x [12, 64, 512], kᵀ a transposed
+// view); 6 Linear mixing's W_s [N, N] applied to [8, N, D] in bf16 (ATen: the materialised
+// [8, N, N] copy and bmm). Second argument: 1 = cpu_matmul, 0 = ATen.
+
+#include <benchmark/benchmark.h>
+#include <torch/torch.h>
+
+#include "smx/core/caching_allocator.h"
+#include "smx/ops/cpu_matmul.h"
+
+namespace {
+
+constexpr int64_t kTokens = 8 * 512;
+
+struct Operands {
+  at::Tensor x, w, bias;
+};
+
+Operands operands(int64_t which) {
+  const auto bf16 = [](at::Tensor t) { return t.to(at::kBFloat16); };
+  switch (which) {
+    case 0:
+      return {bf16(torch::randn({kTokens, 2048})), bf16(torch::randn({2048, 512})),
+              torch::randn({512})};
+    case 1:
+      return {bf16(torch::randn({kTokens, 512})), bf16(torch::randn({512, 512})),
+              torch::randn({512})};
+    case 2:
+      return {bf16(torch::randn({kTokens, 3072})), bf16(torch::randn({3072, 768})),
+              torch::randn({768})};
+    case 3:
+      return {bf16(torch::randn({kTokens, 768})), bf16(torch::randn({768, 768})),
+              torch::randn({768})};
+    case 4:
+      return {torch::randn({kTokens, 512}), torch::randn({512, 16}), torch::randn({16})};
+    case 5:
+      return {torch::randn({12, 512, 64}), torch::randn({12, 512, 64}).transpose(1, 2), {}};
+    default:
+      return {bf16(torch::randn({1, 512, 512})), bf16(torch::randn({8, 512, 512})), {}};
+  }
+}
+
+// The ATen op each layer runs without cpu_matmul.
+at::Tensor aten_product(int64_t which, const Operands& o) {
+  if (which <= 3) return at::addmm(o.bias.to(at::kBFloat16), o.x, o.w);  // bias in the GEMM dtype
+  if (which == 4) return at::addmm(o.bias, o.x, o.w);
+  if (which == 5) return at::bmm(o.x, o.w);
+  return at::bmm(o.x.expand({o.w.size(0), -1, -1}).contiguous(), o.w);
+}
+
+void BM_CpuMatmul(benchmark::State& state) {
+  const int64_t which = state.range(0);
+  const bool onednn = state.range(1) != 0;
+  smx::enable_caching_cpu_allocator();
+  const Operands o = operands(which);
+  torch::NoGradGuard no_grad;
+  if (onednn && !smx::ops::cpu_matmul(o.x, o.w, o.bias).defined()) {
+    state.SkipWithError("cpu_matmul does not apply here (no oneDNN or no AVX-512)");
+    return;
+  }
+  for (auto _ : state)
+    benchmark::DoNotOptimize(onednn ? smx::ops::cpu_matmul(o.x, o.w, o.bias)
+                                    : aten_product(which, o));
+  const at::Tensor y = aten_product(which, o);
+  const double flop = 2.0 * static_cast<double>(y.numel()) * static_cast<double>(o.x.size(-1));
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flop * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+
+}  // namespace
+
+BENCHMARK(BM_CpuMatmul)
+    ->ArgNames({"case", "onednn"})
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6}, {0, 1}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();

@@ -1,0 +1,159 @@
+// cpu_matmul (oneDNN's matmul for inference) against the fp64 product of the same operands: bf16
+// and fp32, with and without a bias (fp32 or bf16), odd sizes, transposed operands, batched and
+// broadcast forms; the cases where it must decline; and a whole tiny Sparse Mixer's inference
+// with and without it, fp32 and bf16.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "ops/simd.h"
+#include "smx/bench/op_profile.h"
+#include "smx/core/autocast.h"
+#include "smx/model/sparse_mixer.h"
+#include "smx/ops/cpu_matmul.h"
+#include "smx/ops/fused_kernels.h"
+#include "support/test_util.h"
+
+namespace smx::ops {
+namespace {
+
+bool cpu_matmul_expected() {
+  return cpu_matmul_built() && simd::cpu_has_avx512();
+}
+
+// x · w (+ b) in fp64 from the same (bf16) values.
+at::Tensor product_reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  const at::Tensor y = at::matmul(x.to(at::kDouble), w.to(at::kDouble));
+  return b.defined() ? y + b.to(at::kDouble) : y;
+}
+
+struct ProductCase {
+  std::string name;
+  std::vector<int64_t> x_shape, w_shape;
+  at::ScalarType dtype = at::kBFloat16;  // x, w and y
+  at::ScalarType bias_dtype = at::kFloat;
+  bool with_bias = true;
+  bool transposed_w = false;  // w the transpose of a [..., N, K] tensor (unit stride on K's axis)
+  bool transposed_x = false;  // x the transpose of a [..., K, M] tensor
+};
+
+TEST(CpuMatmulTest, MatchesTheFp64ProductOfItsOperands) {
+  if (!cpu_matmul_expected()) {
+    GTEST_SKIP() << "no oneDNN in this build or no AVX-512 on this CPU";
+  }
+  const at::ScalarType bf16 = at::kBFloat16, fp32 = at::kFloat;
+  const std::vector<ProductCase> cases = {
+      {"bf16 + bias", {64, 96}, {96, 80}},
+      {"bf16 odd sizes", {37, 48}, {48, 19}},  // partial tiles
+      {"bf16 + bf16 bias", {32, 64}, {64, 48}, bf16, bf16},
+      {"bf16 transposed w", {32, 64}, {64, 48}, bf16, fp32, true, true},
+      {"fp32 + bias", {64, 96}, {96, 80}, fp32},
+      {"fp32 router shape", {300, 64}, {64, 16}, fp32},  // [T, D] x [D, E]
+      {"fp32 transposed w", {37, 48}, {48, 19}, fp32, fp32, true, true},
+      {"fp32 batched", {6, 33, 16}, {6, 16, 40}, fp32, fp32, false},
+      {"fp32 transposed x", {6, 33, 16}, {6, 16, 40}, fp32, fp32, false, false, true},
+      {"bf16 q.k^T", {2, 3, 40, 16}, {2, 3, 16, 40}, bf16, fp32, false, true},  // [B, H, N, Dh]
+      {"fp32 q.k^T", {2, 3, 40, 16}, {2, 3, 16, 40}, fp32, fp32, false, true},
+      {"fp32 broadcast x", {1, 24, 24}, {5, 24, 32}, fp32, fp32, false},  // W_s [1, N, N] · Y
+      {"bf16 broadcast x", {1, 24, 24}, {5, 24, 32}, bf16, fp32, false},
+  };
+  torch::NoGradGuard no_grad;
+  for (const ProductCase& c : cases) {
+    torch::manual_seed(0);
+    const at::Tensor x = torch::randn(c.x_shape).to(c.dtype);
+    at::Tensor w = (torch::randn(c.w_shape) * 0.2).to(c.dtype);
+    if (c.transposed_w) w = w.transpose(-2, -1).contiguous().transpose(-2, -1);
+    const at::Tensor x_used =
+        c.transposed_x ? x.transpose(-2, -1).contiguous().transpose(-2, -1) : x;
+    const at::Tensor b =
+        c.with_bias ? torch::randn({c.w_shape.back()}).to(c.bias_dtype) : at::Tensor();
+    const at::Tensor y = cpu_matmul(x_used, w, b);
+    ASSERT_TRUE(y.defined()) << c.name << ": the oneDNN path declined";
+    EXPECT_EQ(y.scalar_type(), c.dtype) << c.name;
+    EXPECT_TRUE(y.is_contiguous()) << c.name;
+    const at::Tensor want = product_reference(x, w, b);
+    ASSERT_EQ(y.sizes(), want.sizes()) << c.name;
+    // bf16: one rounding of the result (2^-8 relative); fp32: the accumulation's rounding.
+    const double tolerance =
+        (c.dtype == bf16 ? 8e-3 : 2e-6) * (1.0 + want.abs().max().item<double>());
+    const double diff = smx::testing::max_abs_diff(y.to(at::kDouble), want);
+    std::printf("    %-18s x %-15s w %-15s max|diff| %.3e (tolerance %.0e)\n", c.name.c_str(),
+                c10::str(c10::IntArrayRef(c.x_shape)).c_str(),
+                c10::str(c10::IntArrayRef(c.w_shape)).c_str(), diff, tolerance);
+    EXPECT_LE(diff, tolerance) << c.name;
+  }
+}
+
+TEST(CpuMatmulTest, DeclinesWhereTheAtenOpsMustRun) {
+  const at::Tensor x = torch::randn({8, 16}).to(at::kBFloat16);
+  const at::Tensor w = torch::randn({16, 4}).to(at::kBFloat16);
+  const at::Tensor b = torch::randn({4});
+  {
+    torch::NoGradGuard no_grad;
+    EXPECT_FALSE(cpu_matmul(x.to(at::kFloat), w, b).defined()) << "mixed dtypes";
+    EXPECT_FALSE(cpu_matmul(x, w, b.view({1, 4})).defined()) << "bias of the wrong rank";
+    EXPECT_FALSE(cpu_matmul(x.view({2, 4, 16}), w.expand({3, 16, 4})).defined())
+        << "batch axes 2 and 3";
+    EXPECT_FALSE(cpu_matmul(x.view({1, 1, 1, 8, 16}), w.view({1, 1, 1, 16, 4})).defined())
+        << "rank 5";
+    EXPECT_FALSE(cpu_matmul(x.narrow(0, 0, 0), w, b).defined()) << "no rows";
+    EXPECT_FALSE(cpu_matmul(x.slice(1, 0, 16, 2), w.narrow(0, 0, 8), b).defined())
+        << "no unit-stride axis in x";
+    {  // bf16 autocast computes an fp32 product in bf16: ATen's addmm does that
+      const AutocastScope scope(true, at::kCPU, AutocastCache::kClear);
+      EXPECT_FALSE(cpu_matmul(x.to(at::kFloat), w.to(at::kFloat), b).defined()) << "autocast";
+    }
+    set_fused_kernels(false);
+    EXPECT_FALSE(cpu_matmul(x, w, b).defined()) << "fused kernels off";
+    set_fused_kernels(true);
+    if (cpu_matmul_expected()) {
+      EXPECT_TRUE(cpu_matmul(x, w, b).defined());
+      EXPECT_TRUE(cpu_matmul(x.to(at::kFloat), w.to(at::kFloat), b).defined());
+    }
+  }
+  // Gradients wanted: nothing would be saved for backward.
+  EXPECT_FALSE(cpu_matmul(x, w.clone().requires_grad_(true), b).defined());
+}
+
+// A tiny Sparse Mixer (Linear mixing, attention, MoE, masked padding) in fp32 and bf16 inference:
+// the oneDNN products against ATen's (and the other fused kernels off: the plain ATen model).
+TEST(CpuMatmulTest, InferenceOfATinySparseMixerMatchesTheAtenModel) {
+  if (!cpu_matmul_expected()) {
+    GTEST_SKIP() << "no oneDNN in this build or no AVX-512 on this CPU";
+  }
+  ModelConfig c = smx::testing::tiny_config("linear", Padding::kMasked);
+  const auto m = model::make_sparse_mixer(c, 7);
+  m->eval();
+  torch::manual_seed(8);
+  at::Tensor ids = torch::randint(1, c.vocab_size, {3, 16}, torch::kLong);
+  ids.narrow(1, 11, 5).select(0, 1).fill_(c.pad_id);  // a padded example
+  const at::Tensor types = torch::zeros_like(ids);
+  const at::Tensor positions = torch::randint(0, 11, {3, 4}, torch::kLong);
+  torch::NoGradGuard no_grad;
+  for (const bool bf16 : {false, true}) {
+    const auto hidden = [&](bool fused) {
+      set_fused_kernels(fused);
+      const AutocastScope scope(bf16, at::kCPU, AutocastCache::kClear);
+      at::Tensor h = m->forward(ids, types, positions).encoder.hidden.to(at::kDouble);
+      set_fused_kernels(true);
+      return h;
+    };
+    at::Tensor onednn;
+    const bench::OpProfile profile = bench::profile_ops([&] { onednn = hidden(true); });
+    const at::Tensor aten = hidden(false);
+    // The oneDNN path ran: projections, MLP outputs, routers, attention, Linear mixing.
+    int64_t calls = 0;
+    for (const bench::OpTime& op : profile.ops)
+      if (op.name == "smx::cpu_matmul") calls += op.calls;
+    EXPECT_GT(calls, 0);
+    const double diff = smx::testing::max_abs_diff(onednn, aten);
+    const double scale = aten.abs().max().item<double>();
+    std::printf(
+        "    tiny Sparse Mixer %s hidden: max|oneDNN - ATen| %.3e, max|hidden| %.2f "
+        "(%lld products through oneDNN)\n",
+        bf16 ? "bf16" : "fp32", diff, scale, static_cast<long long>(calls));
+    EXPECT_LE(diff, (bf16 ? 0.05 : 1e-5) * scale);
+  }
+}
+
+}  // namespace
+}  // namespace smx::ops
