@@ -6,7 +6,9 @@
 // [D, D], Sparse Mixer Base then BERT-Base); 4 the router's fp32 [T, 512] x [512, 16] + bias;
 // 5 attention's fp32 q·kᵀ over one example ([12, 512, 64] x [12, 64, 512], kᵀ a transposed
 // view); 6 Linear mixing's W_s [N, N] applied to [8, N, D] in bf16 (ATen: the materialised
-// [8, N, N] copy and bmm). Second argument: 1 = cpu_matmul, 0 = ATen.
+// [8, N, N] copy and bmm); 7-10 the experts' products of a Sparse Mixer Base MoE layer (16 experts
+// of 256 slots): [E, C, 512] x [E, 512, 2048] (bmm) and [E, C, 2048] x [E, 2048, 512] + a bias row
+// per expert (baddbmm), bf16 then fp32. Second argument: 1 = cpu_matmul, 0 = ATen.
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
@@ -41,8 +43,18 @@ Operands operands(int64_t which) {
       return {torch::randn({kTokens, 512}), torch::randn({512, 16}), torch::randn({16})};
     case 5:
       return {torch::randn({12, 512, 64}), torch::randn({12, 512, 64}).transpose(1, 2), {}};
-    default:
+    case 6:
       return {bf16(torch::randn({1, 512, 512})), bf16(torch::randn({8, 512, 512})), {}};
+    case 7:
+      return {bf16(torch::randn({16, 256, 512})), bf16(torch::randn({16, 512, 2048})), {}};
+    case 8:
+      return {bf16(torch::randn({16, 256, 2048})), bf16(torch::randn({16, 2048, 512})),
+              torch::randn({16, 512})};
+    case 9:
+      return {torch::randn({16, 256, 512}), torch::randn({16, 512, 2048}), {}};
+    default:
+      return {torch::randn({16, 256, 2048}), torch::randn({16, 2048, 512}),
+              torch::randn({16, 512})};
   }
 }
 
@@ -50,8 +62,9 @@ Operands operands(int64_t which) {
 at::Tensor aten_product(int64_t which, const Operands& o) {
   if (which <= 3) return at::addmm(o.bias.to(at::kBFloat16), o.x, o.w);  // bias in the GEMM dtype
   if (which == 4) return at::addmm(o.bias, o.x, o.w);
-  if (which == 5) return at::bmm(o.x, o.w);
-  return at::bmm(o.x.expand({o.w.size(0), -1, -1}).contiguous(), o.w);
+  if (which == 5 || which == 7 || which == 9) return at::bmm(o.x, o.w);
+  if (which == 6) return at::bmm(o.x.expand({o.w.size(0), -1, -1}).contiguous(), o.w);
+  return at::baddbmm(o.bias.to(o.x.scalar_type()).unsqueeze(1), o.x, o.w);
 }
 
 void BM_CpuMatmul(benchmark::State& state) {
@@ -77,6 +90,6 @@ void BM_CpuMatmul(benchmark::State& state) {
 
 BENCHMARK(BM_CpuMatmul)
     ->ArgNames({"case", "onednn"})
-    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6}, {0, 1}})
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();

@@ -9,6 +9,7 @@
 #include "smx/model/dropout.h"
 #include "smx/model/slice.h"
 #include "smx/ops/bias_gelu.h"
+#include "smx/ops/cpu_matmul.h"
 #include "smx/ops/expert_dispatch.h"
 #include "smx/routing/capacity.h"
 
@@ -148,12 +149,18 @@ at::Tensor MoeLayer::run_expert_range(const at::Tensor& buffer, int64_t first) {
   // Experts first .. first + n - 1 of the stacked weights (narrowed after compute_weight, so a
   // bf16 copy is made once for the whole stack, never per range).
   const auto held = [&](const at::Tensor& w) { return narrow_or_self(w, 0, first, n); };
-  // [n, M, F]; each expert's bias row is added in the GELU pass.
+  const at::Tensor w1 = held(compute_weight(intermediate_kernel)),  // [n, D, F]
+      w2 = held(compute_weight(output_kernel));                     // [n, F, D]
+  // CPU inference runs both products in oneDNN (ops/cpu_matmul.h), the second with the experts'
+  // bias rows in its epilogue; elsewhere bmm, and baddbmm for the second.
+  at::Tensor up = ops::cpu_matmul(buffer, w1);  // [n, M, F]
+  if (!up.defined()) up = at::bmm(buffer, w1);
+  // Each expert's bias row is added in the GELU pass.
   const at::Tensor h = ops::bias_gelu(
-      at::bmm(buffer, held(compute_weight(intermediate_kernel))), held(intermediate_bias),
-      config_.exact_gelu() ? ops::GeluKind::kErf : ops::GeluKind::kTanh);
-  at::Tensor y = at::baddbmm(held(output_bias).unsqueeze(1), h,
-                             held(compute_weight(output_kernel)));  // [n, M, D]
+      up, held(intermediate_bias),
+      config_.exact_gelu() ? ops::GeluKind::kErf : ops::GeluKind::kTanh);  // [n, M, F]
+  at::Tensor y = ops::cpu_matmul(h, w2, held(output_bias));                // [n, M, D]
+  if (!y.defined()) y = at::baddbmm(held(output_bias).unsqueeze(1), h, w2);
   return model::dropout(y, config_.expert_dropout_rate, is_training());
 }
 

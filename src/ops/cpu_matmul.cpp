@@ -28,11 +28,12 @@ using Dims = dnnl::memory::dims;
 // One matmul configuration: shapes, strides, dtypes.
 struct Key {
   std::vector<int64_t> x_sizes, x_strides, w_sizes, w_strides;
-  bool bf16 = false;  // x, w and y bf16 (else all fp32)
-  int bias = 0;       // 0 none, 1 fp32, 2 bf16
+  bool bf16 = false;       // x, w and y bf16 (else all fp32)
+  int bias = 0;            // 0 none, 1 fp32, 2 bf16
+  bool bias_rows = false;  // a bias row per batch entry ([G, N]), else one row ([N])
   bool operator<(const Key& o) const {
-    return std::tie(x_sizes, x_strides, w_sizes, w_strides, bf16, bias) <
-           std::tie(o.x_sizes, o.x_strides, o.w_sizes, o.w_strides, o.bf16, o.bias);
+    return std::tie(x_sizes, x_strides, w_sizes, w_strides, bf16, bias, bias_rows) <
+           std::tie(o.x_sizes, o.x_strides, o.w_sizes, o.w_strides, o.bf16, o.bias, o.bias_rows);
   }
 };
 
@@ -75,16 +76,25 @@ std::shared_ptr<const Entry> build(const Key& k) {
   e->x = dnnl::memory::desc(Dims(k.x_sizes), t, Dims(k.x_strides));
   e->w = dnnl::memory::desc(Dims(k.w_sizes), t, Dims(k.w_strides));
   e->y = dnnl::memory::desc(Dims(y_sizes), t, contiguous_strides(y_sizes));
-  if (k.bias != 0) {  // [1, ..., 1, N]
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // per call: thread-safe execution
+  if (k.bias != 0) {  // [1, ..., 1, N], or [G, 1, N] for a row per batch entry
     std::vector<int64_t> b_sizes(y_sizes.size(), 1);
     b_sizes.back() = y_sizes.back();
+    if (k.bias_rows) b_sizes.front() = y_sizes.front();
     e->bias = dnnl::memory::desc(Dims(b_sizes), k.bias == 2 ? DataType::bf16 : DataType::f32,
                                  contiguous_strides(b_sizes));
   }
-  dnnl::primitive_attr attr;
-  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);  // per call: thread-safe execution
+  // oneDNN 2.6's fast kernels take a bias that varies along the batch only as a post-op add.
+  dnnl::memory::desc bias_arg = e->bias;
+  if (k.bias_rows) {
+    dnnl::post_ops ops;
+    ops.append_binary(dnnl::algorithm::binary_add, e->bias);
+    attr.set_post_ops(ops);
+    bias_arg = dnnl::memory::desc();
+  }
   try {
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(e->x, e->w, e->bias, e->y), attr,
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(e->x, e->w, bias_arg, e->y), attr,
                                           cpu_engine());
     if (std::string(pd.impl_info_str()).rfind("ref", 0) == 0) return e;  // leave it to ATen
     e->scratchpad = pd.scratchpad_desc();
@@ -123,9 +133,16 @@ bool applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   const at::ScalarType t = x.scalar_type();
   if ((t != at::kBFloat16 && t != at::kFloat) || w.scalar_type() != t) return false;
   if (compat::autocast_enabled(at::kCPU) && compat::autocast_dtype(at::kCPU) != t) return false;
-  if (bias.defined() && (!bias.device().is_cpu() || bias.dim() != 1 || bias.size(0) != w.size(-1) ||
-                         (bias.scalar_type() != at::kFloat && bias.scalar_type() != t)))
-    return false;
+  // The bias: [N], or [G, N] for x [G, M, K] (a row per batch entry) in fp32. In bf16 that form
+  // (a post-op add in oneDNN 2.6) is slower than ATen's baddbmm (bench/cpu_matmul_bench.cpp).
+  if (bias.defined() && bias.dim() == 2 && t == at::kBFloat16) return false;
+  if (bias.defined()) {
+    const bool rows =
+        bias.dim() == 2 && x.dim() == 3 && bias.size(0) == std::max(x.size(0), w.size(0));
+    if (!bias.device().is_cpu() || (bias.dim() != 1 && !rows) || bias.size(-1) != w.size(-1) ||
+        (bias.scalar_type() != at::kFloat && bias.scalar_type() != t))
+      return false;
+  }
   if (at::GradMode::is_enabled() &&
       (x.requires_grad() || w.requires_grad() || (bias.defined() && bias.requires_grad())))
     return false;
@@ -150,6 +167,7 @@ at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor
   key.w_strides = w.strides().vec();
   key.bf16 = x.scalar_type() == at::kBFloat16;
   key.bias = !b.defined() ? 0 : b.scalar_type() == at::kBFloat16 ? 2 : 1;
+  key.bias_rows = b.defined() && b.dim() == 2;
   const std::shared_ptr<const Entry> e = primitive_for(key);
   if (!e->usable) return {};
 
@@ -162,7 +180,9 @@ at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor
       {DNNL_ARG_WEIGHTS, dnnl::memory(e->w, engine, w.data_ptr())},
       {DNNL_ARG_DST, dnnl::memory(e->y, engine, y.data_ptr())},
       {DNNL_ARG_SCRATCHPAD, dnnl::memory(e->scratchpad, engine, scratch.data_ptr())}};
-  if (b.defined()) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e->bias, engine, b.data_ptr()));
+  if (b.defined())
+    args.emplace(key.bias_rows ? DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1 : DNNL_ARG_BIAS,
+                 dnnl::memory(e->bias, engine, b.data_ptr()));
   dnnl::stream stream(engine);
   e->matmul.execute(stream, args);
   stream.wait();

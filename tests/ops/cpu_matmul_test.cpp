@@ -23,7 +23,8 @@ bool cpu_matmul_expected() {
 // x · w (+ b) in fp64 from the same (bf16) values.
 at::Tensor product_reference(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
   const at::Tensor y = at::matmul(x.to(at::kDouble), w.to(at::kDouble));
-  return b.defined() ? y + b.to(at::kDouble) : y;
+  if (!b.defined()) return y;
+  return y + (b.dim() == 2 ? b.unsqueeze(1) : b).to(at::kDouble);  // [G, N]: a row per entry
 }
 
 struct ProductCase {
@@ -34,6 +35,7 @@ struct ProductCase {
   bool with_bias = true;
   bool transposed_w = false;  // w the transpose of a [..., N, K] tensor (unit stride on K's axis)
   bool transposed_x = false;  // x the transpose of a [..., K, M] tensor
+  bool bias_rows = false;     // bias [G, N], a row per batch entry (else [N])
 };
 
 TEST(CpuMatmulTest, MatchesTheFp64ProductOfItsOperands) {
@@ -55,6 +57,8 @@ TEST(CpuMatmulTest, MatchesTheFp64ProductOfItsOperands) {
       {"fp32 q.k^T", {2, 3, 40, 16}, {2, 3, 16, 40}, fp32, fp32, false, true},
       {"fp32 broadcast x", {1, 24, 24}, {5, 24, 32}, fp32, fp32, false},  // W_s [1, N, N] · Y
       {"bf16 broadcast x", {1, 24, 24}, {5, 24, 32}, bf16, fp32, false},
+      {"bf16 experts", {4, 24, 64}, {4, 64, 96}, bf16, fp32, false},
+      {"fp32 experts + bias", {3, 17, 96}, {3, 96, 40}, fp32, fp32, true, false, false, true},
   };
   torch::NoGradGuard no_grad;
   for (const ProductCase& c : cases) {
@@ -64,8 +68,9 @@ TEST(CpuMatmulTest, MatchesTheFp64ProductOfItsOperands) {
     if (c.transposed_w) w = w.transpose(-2, -1).contiguous().transpose(-2, -1);
     const at::Tensor x_used =
         c.transposed_x ? x.transpose(-2, -1).contiguous().transpose(-2, -1) : x;
-    const at::Tensor b =
-        c.with_bias ? torch::randn({c.w_shape.back()}).to(c.bias_dtype) : at::Tensor();
+    std::vector<int64_t> b_shape = {c.w_shape.back()};
+    if (c.bias_rows) b_shape.insert(b_shape.begin(), c.w_shape.front());
+    const at::Tensor b = c.with_bias ? torch::randn(b_shape).to(c.bias_dtype) : at::Tensor();
     const at::Tensor y = cpu_matmul(x_used, w, b);
     ASSERT_TRUE(y.defined()) << c.name << ": the oneDNN path declined";
     EXPECT_EQ(y.scalar_type(), c.dtype) << c.name;
@@ -90,7 +95,13 @@ TEST(CpuMatmulTest, DeclinesWhereTheAtenOpsMustRun) {
   {
     torch::NoGradGuard no_grad;
     EXPECT_FALSE(cpu_matmul(x.to(at::kFloat), w, b).defined()) << "mixed dtypes";
-    EXPECT_FALSE(cpu_matmul(x, w, b.view({1, 4})).defined()) << "bias of the wrong rank";
+    EXPECT_FALSE(cpu_matmul(x, w, b.view({1, 4})).defined()) << "bias rows for a 2-D product";
+    EXPECT_FALSE(cpu_matmul(x.view({2, 4, 16}), w.expand({2, 16, 4}), b.expand({2, 4})).defined())
+        << "bf16 with bias rows (ATen's baddbmm is faster)";
+    EXPECT_FALSE(cpu_matmul(x.view({2, 4, 16}).to(at::kFloat), w.expand({2, 16, 4}).to(at::kFloat),
+                            b.expand({3, 4}))
+                     .defined())
+        << "3 bias rows for 2 entries";
     EXPECT_FALSE(cpu_matmul(x.view({2, 4, 16}), w.expand({3, 16, 4})).defined())
         << "batch axes 2 and 3";
     EXPECT_FALSE(cpu_matmul(x.view({1, 1, 1, 8, 16}), w.view({1, 1, 1, 16, 4})).defined())

@@ -5,7 +5,8 @@
 // - The bias is added in the GEMM's epilogue. ATen's addmm first fills its output with the bias
 //   and accumulates onto it, one more pass over [M, N] (3-13% of a Base model's bf16 products).
 // - fp32 products run in oneDNN's AVX-512 kernels instead of the BLAS behind ATen's fp32 mm / bmm:
-//   ~2x for attention's [B·H, N, 64] products and ~3x for the router's [T, D] x [D, 16].
+//   ~2x for attention's [B·H, N, 64] products, ~3x for the router's [T, D] x [D, 16], ~1.2x for
+//   the experts' products.
 // - A batch axis of size 1 broadcasts without a copy (Linear mixing's one W_s for every example).
 //
 // Inference only: nothing is saved for backward. cpu_matmul() returns an undefined tensor when it
@@ -19,10 +20,12 @@
 
 namespace smx::ops {
 
-// x [..., M, K] · w [..., K, N] (+ bias [N]) -> [..., M, N]. x and w have the same rank, 2 to 4;
+// x [..., M, K] · w [..., K, N] (+ bias) -> [..., M, N]. x and w have the same rank, 2 to 4;
 // each leading (batch) axis is equal in both or 1 in one of them (broadcast). In each operand one
-// of the last two axes has unit stride (a transposed view is fine). x and w bf16 with an fp32 or
-// bf16 bias, returning bf16; or everything fp32, returning fp32. The result is contiguous.
+// of the last two axes has unit stride (a transposed view is fine). The bias is [N], or in fp32
+// [G, N] for rank-3 products over G batch entries (a row each: the experts' biases). x and w bf16
+// with an fp32 or bf16 bias, returning bf16; or everything fp32, returning fp32. The result is
+// contiguous.
 at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});
 
 // Whether this build has the oneDNN path at all (found at configure time).
