@@ -1,9 +1,12 @@
 #include "smx/ops/cpu_matmul.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include <ATen/record_function.h>

@@ -135,16 +135,14 @@ TEST(CpuMatmulTest, InferenceOfATinySparseMixerMatchesTheAtenModel) {
   const auto m = model::make_sparse_mixer(c, 7);
   m->eval();
   torch::manual_seed(8);
-  at::Tensor ids = torch::randint(1, c.vocab_size, {3, 16}, torch::kLong);
-  ids.narrow(1, 11, 5).select(0, 1).fill_(c.pad_id);  // a padded example
-  const at::Tensor types = torch::zeros_like(ids);
-  const at::Tensor positions = torch::randint(0, 11, {3, 4}, torch::kLong);
+  const smx::testing::TinyBatch batch = smx::testing::tiny_padded_batch(c);
   torch::NoGradGuard no_grad;
   for (const bool bf16 : {false, true}) {
     const auto hidden = [&](bool fused) {
       set_fused_kernels(fused);
       const AutocastScope scope(bf16, at::kCPU, AutocastCache::kClear);
-      at::Tensor h = m->forward(ids, types, positions).encoder.hidden.to(at::kDouble);
+      at::Tensor h =
+          m->forward(batch.ids, batch.types, batch.positions).encoder.hidden.to(at::kDouble);
       set_fused_kernels(true);
       return h;
     };

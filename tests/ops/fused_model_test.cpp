@@ -47,12 +47,9 @@ TEST(FusedModelTest, FusedKernelsMatchTheAtenOpsModel) {
     const auto m = model::make_sparse_mixer(c, 7);
     m->train();
     torch::manual_seed(8);
-    at::Tensor ids = torch::randint(1, c.vocab_size, {3, 16}, torch::kLong);
-    ids.narrow(1, 11, 5).select(0, 1).fill_(c.pad_id);  // a padded example
-    const at::Tensor types = torch::zeros_like(ids);
-    const at::Tensor positions = torch::randint(0, 11, {3, 4}, torch::kLong);
-    const ModelRun fused = run(*m, ids, types, positions, precision, true);
-    const ModelRun aten = run(*m, ids, types, positions, precision, false);
+    const smx::testing::TinyBatch batch = smx::testing::tiny_padded_batch(c);
+    const ModelRun fused = run(*m, batch.ids, batch.types, batch.positions, precision, true);
+    const ModelRun aten = run(*m, batch.ids, batch.types, batch.positions, precision, false);
     const bool bf16 = precision == bench::Precision::kBf16;
     const std::string label = bench::to_string(precision);
     smx::testing::expect_close(fused.hidden, aten.hidden, bf16 ? 5e-2 : 1e-5, label + " hidden");

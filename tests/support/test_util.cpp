@@ -46,6 +46,15 @@ ModelConfig tiny_config(const std::string& arch, Padding padding) {
   return c;
 }
 
+TinyBatch tiny_padded_batch(const ModelConfig& config) {
+  TinyBatch b;
+  b.ids = torch::randint(1, config.vocab_size, {3, 16}, torch::kLong);
+  b.ids.narrow(1, 11, 5).select(0, 1).fill_(config.pad_id);  // a padded example
+  b.types = torch::zeros_like(b.ids);
+  b.positions = torch::randint(0, 11, {3, 4}, torch::kLong);
+  return b;
+}
+
 const std::vector<std::string>& all_archs() {
   static const std::vector<std::string> archs = {"linear", "bert",  "f_net",
                                                  "h_net",  "c_net", "t_net"};

@@ -19,6 +19,13 @@ ModelConfig tiny_config(const std::string& arch = "linear", Padding padding = Pa
 // Every architecture: attention-only BERT and each mixing kind.
 const std::vector<std::string>& all_archs();
 
+// A pre-training batch for a tiny model: 3 examples of 16 tokens (the second padded after 11),
+// token types 0, 4 masked positions per example; drawn from the global generator.
+struct TinyBatch {
+  at::Tensor ids, types, positions;  // [3, 16], [3, 16], [3, 4]
+};
+TinyBatch tiny_padded_batch(const ModelConfig& config);
+
 // Where device-aware tests run: $SMX_TEST_DEVICE ("cpu" when unset, "cuda", "cuda:1", ...;
 // scripts/device_check sets cuda). A device this LibTorch cannot use fails the test that asks.
 at::Device test_device();
