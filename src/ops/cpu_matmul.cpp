@@ -123,6 +123,8 @@ std::shared_ptr<const Entry> primitive_for(const Key& key) {
   return table.emplace(key, build(key)).first->second;
 }
 
+constexpr int64_t kMaxFp32Columns = 2048;
+
 // One of the last two axes has unit stride (row-major, or a transposed view).
 bool plain_matrix(const at::Tensor& t) {
   return t.stride(-1) == 1 || t.stride(-2) == 1;
@@ -136,6 +138,10 @@ bool applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   const at::ScalarType t = x.scalar_type();
   if ((t != at::kBFloat16 && t != at::kFloat) || w.scalar_type() != t) return false;
   if (compat::autocast_enabled(at::kCPU) && compat::autocast_dtype(at::kCPU) != t) return false;
+  // oneDNN 2.6's fp32 kernel falls far behind the BLAS on some wide products (x [4096, 768] ·
+  // w [768, 3072]: 116 ms against 66, bench/cpu_matmul_bench.cpp case 13); up to N = 2048 it was
+  // as fast or faster on every shape measured.
+  if (t == at::kFloat && w.size(-1) > kMaxFp32Columns) return false;
   // The bias: [N], or [G, N] for x [G, M, K] (a row per batch entry) in fp32. In bf16 that form
   // (a post-op add in oneDNN 2.6) is slower than ATen's baddbmm (bench/cpu_matmul_bench.cpp).
   if (bias.defined() && bias.dim() == 2 && t == at::kBFloat16) return false;

@@ -107,6 +107,8 @@ TEST(CpuMatmulTest, DeclinesWhereTheAtenOpsMustRun) {
     EXPECT_FALSE(cpu_matmul(x.view({1, 1, 1, 8, 16}), w.view({1, 1, 1, 16, 4})).defined())
         << "rank 5";
     EXPECT_FALSE(cpu_matmul(x.narrow(0, 0, 0), w, b).defined()) << "no rows";
+    EXPECT_FALSE(cpu_matmul(torch::randn({2, 8}), torch::randn({8, 2049}), {}).defined())
+        << "fp32 wider than 2048 columns";
     EXPECT_FALSE(cpu_matmul(x.slice(1, 0, 16, 2), w.narrow(0, 0, 8), b).defined())
         << "no unit-stride axis in x";
     {  // bf16 autocast computes an fp32 product in bf16: ATen's addmm does that

@@ -24,7 +24,8 @@ namespace smx::ops {
 // each leading (batch) axis is equal in both or 1 in one of them (broadcast). In each operand one
 // of the last two axes has unit stride (a transposed view is fine). The bias is [N], or in fp32
 // [G, N] for rank-3 products over G batch entries (a row each: the experts' biases). x and w bf16
-// with an fp32 or bf16 bias, returning bf16; or everything fp32, returning fp32. The result is
+// with an fp32 or bf16 bias, returning bf16; or everything fp32 with N <= 2048 (oneDNN 2.6's fp32
+// kernel can be far slower than the BLAS on wider products), returning fp32. The result is
 // contiguous.
 at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});
 
