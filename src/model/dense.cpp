@@ -54,15 +54,13 @@ at::Tensor Dense::forward(const at::Tensor& x) const {
   // copy, model/compute_weights.h) itself as the operand: under bf16 autocast a leaf's cast is
   // cached (a view like kernel.t() is re-cast on every call) and a copy needs no cast at all.
   const at::Tensor w = compute_weight(kernel);
-  if (bias.defined() && x.is_contiguous() && (x.dim() == 2 || x.dim() == 3)) {
-    // CPU inference: the bias in the GEMM's store, no addmm prefill (ops/cpu_matmul.h).
-    const at::Tensor y = ops::cpu_matmul(x.view({-1, x.size(-1)}), w, bias);
-    if (y.defined()) return x.dim() == 2 ? y : y.view({x.size(0), x.size(1), -1});
+  if (bias.defined() && (x.dim() == 2 || (x.dim() == 3 && x.is_contiguous()))) {
+    const at::Tensor x2 = x.dim() == 2 ? x : x.view({-1, x.size(2)});  // [T, in]
+    // CPU inference: the bias in the GEMM's store (ops/cpu_matmul.h); else addmm.
+    at::Tensor y = ops::cpu_matmul(x2, w, bias);
+    if (!y.defined()) y = at::addmm(compute_weight(bias), x2, w);
+    return x.dim() == 2 ? y : y.view({x.size(0), x.size(1), -1});
   }
-  if (bias.defined() && x.dim() == 2) return at::addmm(compute_weight(bias), x, w);
-  if (bias.defined() && x.dim() == 3 && x.is_contiguous())
-    return at::addmm(compute_weight(bias), x.view({-1, x.size(2)}), w)
-        .view({x.size(0), x.size(1), -1});
   at::Tensor out = at::matmul(x, w);
   return bias.defined() ? out.add_(bias) : out;
 }

@@ -27,10 +27,11 @@ at::Tensor LinearMixing::forward(const MixingInput& input) {
   // The hidden axis as one GEMM over [B·N, D]; the sequence axis as a batched product over a
   // materialised [B, N, N] copy of W_s (B·N² elements, small beside the activations). Its output
   // is [B, N, D] in order, so no activation is transposed either way: the [N, B·D] form needs a
-  // transpose copy before the product and after it (and in backward), and a stride-0 expanded W_s
-  // runs ~2x slower in oneDNN (bench/README.md, speed log).
+  // transpose copy before the product and after it (and in backward), and ATen's bmm over a
+  // stride-0 expanded W_s runs ~2x slower (bench/README.md, speed log).
   const at::Tensor y = at::mm(x.reshape({B * N, D}), w_h).view({B, N, D});  // [B, N, D]
-  // CPU inference: oneDNN broadcasts the one W_s itself, no [B, N, N] copy (ops/cpu_matmul.h).
+  // CPU inference calls oneDNN itself, which takes W_s as a [1, N, N] operand broadcast over the
+  // batch: no copy (ops/cpu_matmul.h).
   const at::Tensor out = ops::cpu_matmul(w_s.unsqueeze(0), y);
   if (out.defined()) return out;
   return at::bmm(w_s.expand({B, N, N}).contiguous(), y);  // [B, N, D]

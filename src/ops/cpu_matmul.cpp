@@ -192,7 +192,7 @@ at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor
   if (b.defined())
     args.emplace(key.bias_rows ? DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1 : DNNL_ARG_BIAS,
                  dnnl::memory(e->bias, engine, b.data_ptr()));
-  dnnl::stream stream(engine);
+  thread_local dnnl::stream stream(engine);  // one per calling thread, made once
   e->matmul.execute(stream, args);
   stream.wait();
   return y;
