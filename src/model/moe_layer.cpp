@@ -100,13 +100,14 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
   at::Tensor weight = dispatch.combine_weight;    // [A, M]
   // Runs of consecutive experts that run, [first, end); all E unless empty ones are skipped.
   std::vector<std::pair<int64_t, int64_t>> runs{{0, E}};
+  at::Tensor keep;  // [A] the experts that run, when not all of them
   if (skip_empty_experts && !is_training() && !expert_runner) {
     runs = active_expert_runs(weight);
     if (runs.size() != 1 || runs[0].second - runs[0].first != E) {
       std::vector<int64_t> kept;
       for (const auto& [first, end] : runs)
         for (int64_t e = first; e < end; ++e) kept.push_back(e);
-      const at::Tensor keep = torch::tensor(kept, token_index.options());
+      keep = torch::tensor(kept, token_index.options());
       token_index = token_index.index_select(0, keep);
       weight = weight.index_select(0, keep);
     }
@@ -121,22 +122,28 @@ MoeOutput MoeLayer::forward(const at::Tensor& x, const at::Tensor& valid) {
   const ops::SlotIndex slots = ops::make_slot_index(token_index, T);
   const at::Tensor buffer =
       ops::dispatch_tokens(tokens, slots, compute_dtype(tokens)).view({A, M, D});  // [A, M, D]
-  at::Tensor y;                                                                    // [A, M, D]
+  // In eval (no expert dropout after the bias) the output biases ride in the combine pass
+  // instead of the second expert GEMM's epilogue: a plain batched product is faster there.
+  const bool bias_in_combine = !is_training() && !expert_runner;
+  at::Tensor y;  // [A, M, D]
   if (expert_runner) {
     y = expert_runner(*this, buffer);
   } else if (runs.size() == 1) {
-    y = run_expert_range(buffer, runs[0].first);
+    y = run_expert_range(buffer, runs[0].first, !bias_in_combine);
   } else {  // one bmm pair per run of consecutive experts: weights are views, never copied
     std::vector<at::Tensor> parts;
     int64_t offset = 0;
     for (const auto& [first, end] : runs) {
-      parts.push_back(run_expert_range(buffer.narrow(0, offset, end - first), first));
+      parts.push_back(
+          run_expert_range(buffer.narrow(0, offset, end - first), first, !bias_in_combine));
       offset += end - first;
     }
     y = at::cat(parts, 0);
   }
+  at::Tensor bias_rows;  // [A, D] the output biases of the experts that ran
+  if (bias_in_combine) bias_rows = keep.defined() ? output_bias.index_select(0, keep) : output_bias;
   const at::Tensor out = ops::combine_slots(y.reshape({A * M, D}),  // [T, D] fp32
-                                            weight.reshape({A * M}), slots);
+                                            weight.reshape({A * M}), slots, bias_rows);
   return {out.view({B, N, D}), dispatch.aux_loss, z_loss};
 }
 
@@ -144,7 +151,8 @@ at::Tensor MoeLayer::run_experts(const at::Tensor& buffer) {
   return run_expert_range(buffer, 0);
 }
 
-at::Tensor MoeLayer::run_expert_range(const at::Tensor& buffer, int64_t first) {
+at::Tensor MoeLayer::run_expert_range(const at::Tensor& buffer, int64_t first,
+                                      bool with_output_bias) {
   const int64_t n = buffer.size(0);
   // Experts first .. first + n - 1 of the stacked weights (narrowed after compute_weight, so a
   // bf16 copy is made once for the whole stack, never per range).
@@ -152,15 +160,17 @@ at::Tensor MoeLayer::run_expert_range(const at::Tensor& buffer, int64_t first) {
   const at::Tensor w1 = held(compute_weight(intermediate_kernel)),  // [n, D, F]
       w2 = held(compute_weight(output_kernel));                     // [n, F, D]
   // CPU inference runs both products in oneDNN (ops/cpu_matmul.h), the second with the experts'
-  // bias rows in its epilogue; elsewhere bmm, and baddbmm for the second.
+  // bias rows in its epilogue (fp32; bf16 leaves them to ATen's baddbmm) unless the caller adds
+  // them; elsewhere bmm, and baddbmm for the second.
   at::Tensor up = ops::cpu_matmul(buffer, w1);  // [n, M, F]
   if (!up.defined()) up = at::bmm(buffer, w1);
   // Each expert's bias row is added in the GELU pass.
   const at::Tensor h = ops::bias_gelu(
       up, held(intermediate_bias),
       config_.exact_gelu() ? ops::GeluKind::kErf : ops::GeluKind::kTanh);  // [n, M, F]
-  at::Tensor y = ops::cpu_matmul(h, w2, held(output_bias));                // [n, M, D]
-  if (!y.defined()) y = at::baddbmm(held(output_bias).unsqueeze(1), h, w2);
+  const at::Tensor b2 = with_output_bias ? held(output_bias) : at::Tensor();
+  at::Tensor y = ops::cpu_matmul(h, w2, b2);  // [n, M, D]
+  if (!y.defined()) y = b2.defined() ? at::baddbmm(b2.unsqueeze(1), h, w2) : at::bmm(h, w2);
   return model::dropout(y, config_.expert_dropout_rate, is_training());
 }
 

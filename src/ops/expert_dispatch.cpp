@@ -29,15 +29,23 @@ void copy_row(const In* in, Out* out, int64_t D) {
   for (int64_t d = 0; d < D; ++d) out[d] = static_cast<Out>(static_cast<float>(in[d]));
 }
 
-// out (D values) = Σ_j w[rows[j]] · base[rows[j]] in fp32 (w = nullptr: weights 1).
+// Rows added to the summed rows before weighting: row s gets bias[s / per_row] (D fp32 values).
+struct BiasRows {
+  const float* bias = nullptr;  // [S / per_row, D], or null for none
+  int64_t per_row = 1;          // slots per bias row (M: an expert's slots)
+};
+
+// out (D values) = Σ_j w[rows[j]] · (base[rows[j]] + bias row of rows[j]) in fp32 (w = nullptr:
+// weights 1).
 template <typename In, typename Out>
 SMX_AVX512 void sum_rows_avx512(const In* base, const int64_t* rows, const float* w, int64_t n,
-                                Out* out, int64_t D) {
+                                Out* out, int64_t D, const BiasRows& b) {
   for (int64_t d = 0; d < D; d += 16) {
     const __mmask16 k = simd::lanes(d, D);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t j = 0; j < n; ++j) {
-      const __m512 r = simd::load(base + rows[j] * D + d, k);
+      __m512 r = simd::load(base + rows[j] * D + d, k);
+      if (b.bias) r = _mm512_add_ps(r, simd::load(b.bias + rows[j] / b.per_row * D + d, k));
       acc = w ? _mm512_fmadd_ps(_mm512_set1_ps(w[rows[j]]), r, acc) : _mm512_add_ps(acc, r);
     }
     simd::store(out + d, acc, k);
@@ -45,12 +53,15 @@ SMX_AVX512 void sum_rows_avx512(const In* base, const int64_t* rows, const float
 }
 
 template <typename In, typename Out>
-void sum_rows(const In* base, const int64_t* rows, const float* w, int64_t n, Out* out, int64_t D) {
-  if (simd::cpu_has_avx512()) return sum_rows_avx512(base, rows, w, n, out, D);
+void sum_rows(const In* base, const int64_t* rows, const float* w, int64_t n, Out* out, int64_t D,
+              const BiasRows& b) {
+  if (simd::cpu_has_avx512()) return sum_rows_avx512(base, rows, w, n, out, D, b);
   for (int64_t d = 0; d < D; ++d) {
     float acc = 0;
-    for (int64_t j = 0; j < n; ++j)
-      acc += (w ? w[rows[j]] : 1.0f) * static_cast<float>(base[rows[j] * D + d]);
+    for (int64_t j = 0; j < n; ++j) {
+      const float bias = b.bias ? b.bias[rows[j] / b.per_row * D + d] : 0.0f;
+      acc += (w ? w[rows[j]] : 1.0f) * (static_cast<float>(base[rows[j] * D + d]) + bias);
+    }
     out[d] = static_cast<Out>(acc);
   }
 }
@@ -82,9 +93,9 @@ at::Tensor gather(const at::Tensor& in, const at::Tensor& index, at::ScalarType 
   return out;
 }
 
-// out[t] = Σ_{s in slots of t} (weight[s]) · in[s]
+// out[t] = Σ_{s in slots of t} (weight[s]) · (in[s] + bias row of s)
 at::Tensor scatter_sum(const at::Tensor& in, const at::Tensor& weight, const SlotIndex& si,
-                       at::ScalarType dtype) {
+                       at::ScalarType dtype, const BiasRows& bias = {}) {
   const int64_t T = si.tokens, D = in.size(1);
   at::Tensor out = at::empty({T, D}, in.options().dtype(dtype));
   const int64_t* slots = si.slots.data_ptr<int64_t>();
@@ -97,7 +108,7 @@ at::Tensor scatter_sum(const at::Tensor& in, const at::Tensor& weight, const Slo
     Out* dst = out.data_ptr<Out>();
     at::parallel_for(0, T, kRowsPerTask, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t)
-        sum_rows(src, slots + offsets[t], w, offsets[t + 1] - offsets[t], dst + t * D, D);
+        sum_rows(src, slots + offsets[t], w, offsets[t + 1] - offsets[t], dst + t * D, D, bias);
     });
   });
   return out;
@@ -229,7 +240,25 @@ at::Tensor dispatch_tokens(const at::Tensor& tokens, const SlotIndex& si, at::Sc
   return Dispatch::apply(tokens, si.index, si.slots, si.offsets, static_cast<int64_t>(dtype));
 }
 
-at::Tensor combine_slots(const at::Tensor& y, const at::Tensor& weight, const SlotIndex& si) {
+at::Tensor combine_slots(const at::Tensor& y, const at::Tensor& weight, const SlotIndex& si,
+                         const at::Tensor& bias) {
+  if (bias.defined()) {
+    const int64_t S = y.size(0), A = bias.size(0);
+    TORCH_CHECK(bias.dim() == 2 && A > 0 && S % A == 0 && bias.size(1) == y.size(1),
+                "combine_slots: bias must be [A, D] with A dividing the ", S, " slots of y ",
+                y.sizes(), "; got ", bias.sizes());
+    const bool grads = at::GradMode::is_enabled() &&
+                       (y.requires_grad() || weight.requires_grad() || bias.requires_grad());
+    if (grads || !cpu_rows(y) || !si.slots.defined() || !weight.device().is_cpu() ||
+        weight.scalar_type() != at::kFloat || !bias.device().is_cpu()) {
+      const at::Tensor yb = (y.reshape({A, S / A, -1}) + bias.unsqueeze(1)).reshape({S, -1});
+      return combine_slots(yb, weight, si);
+    }
+    RECORD_FUNCTION("smx::combine_slots", std::vector<c10::IValue>());
+    const at::Tensor bc = bias.to(at::kFloat).contiguous();
+    return scatter_sum(y.contiguous(), weight.reshape({-1}).contiguous(), si, at::kFloat,
+                       {bc.data_ptr<float>(), S / A});
+  }
   if (!cpu_rows(y) || !si.slots.defined() || !weight.device().is_cpu() ||
       weight.scalar_type() != at::kFloat) {
     const at::Tensor yw = y.to(at::kFloat) * weight.reshape({-1, 1}).to(at::kFloat);

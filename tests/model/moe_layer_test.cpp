@@ -38,17 +38,31 @@ at::Tensor oracle(const MoeLayer& moe, const at::Tensor& x, int64_t group_size, 
   return out.view_as(x);
 }
 
+// Nonzero biases (they start at zero), so that where each one is added is checked too.
+void randomize_biases(MoeLayer& moe) {
+  torch::NoGradGuard no_grad;
+  for (at::Tensor* b : {&moe.intermediate_bias, &moe.output_bias, &moe.router->bias})
+    b->copy_(torch::randn_like(*b) * 0.5);
+}
+
 TEST(MoeLayerTest, ExpertsChooseMatchesTheOneHotOracle) {
   ModelConfig c = smx::testing::tiny_config("linear", Padding::kReference);
   c.max_group_size = 24;  // 3 examples of 16 -> 2 groups of 24 tokens
   torch::manual_seed(3);
   MoeLayer moe(c);
+  randomize_biases(moe);
   moe.eval();
   const at::Tensor x = torch::randn({3, 16, c.d_model});
+  const at::Tensor want = oracle(moe, x, 24, c.eval_capacity_factor, c.min_expert_capacity);
+  // Eval adds the experts' output biases in the combine pass: differentiable (ATen) while
+  // gradients are wanted, inside the fused kernel under no_grad.
   const MoeOutput out = moe.forward(x, {});
-  smx::testing::expect_close(out.output,
-                             oracle(moe, x, 24, c.eval_capacity_factor, c.min_expert_capacity),
-                             1e-5, "experts-choose vs one-hot oracle");
+  smx::testing::expect_close(out.output, want, 1e-5, "experts-choose vs one-hot oracle");
+  {
+    torch::NoGradGuard no_grad;
+    smx::testing::expect_close(moe.forward(x, {}).output, want, 1e-5,
+                               "experts-choose vs one-hot oracle, no_grad");
+  }
   // z-loss = mean over tokens of logsumexp(logits)².
   const at::Tensor logits = moe.router->forward(x.reshape({-1, c.d_model}));
   EXPECT_NEAR(out.z_loss.item<float>(), at::logsumexp(logits, -1).square().mean().item<float>(),
@@ -103,6 +117,7 @@ TEST(MoeLayerTest, SkippingEmptyExpertsIsBitIdentical) {
   c.dispatch_algorithm = "MASK_TOKENS_CHOOSE";
   torch::manual_seed(5);
   MoeLayer tokens_choose(c);
+  randomize_biases(tokens_choose);
   const at::Tensor x = torch::randn({2, 8, c.d_model});
   at::Tensor valid = torch::zeros({2, 8}, torch::kBool);
   valid[0].narrow(0, 0, 3).fill_(true);
@@ -123,6 +138,7 @@ TEST(MoeLayerTest, SkippingEmptyExpertsIsBitIdentical) {
   c.eval_capacity_factor = 1.0;
   torch::manual_seed(6);
   MoeLayer experts_choose(c);
+  randomize_biases(experts_choose);
   expect_skip_is_exact(experts_choose, x, valid, "experts-choose, capacity 0", &active);
   EXPECT_EQ(active, 0);
   const at::Tensor all_valid = torch::ones({2, 8}, torch::kBool);

@@ -27,8 +27,10 @@ class MoeLayer : public torch::nn::Module {
   // on their slots, output dropout included: [E_held, M, D] -> [E_held, M, D].
   at::Tensor run_experts(const at::Tensor& buffer);
   // Experts first .. first + n - 1 on their slots (one bmm pair over that range of the stacked
-  // weights, which are narrowed, never copied): [n, M, D] -> [n, M, D].
-  at::Tensor run_expert_range(const at::Tensor& buffer, int64_t first);
+  // weights, which are narrowed, never copied): [n, M, D] -> [n, M, D]. Without
+  // `with_output_bias` the output biases are left for the caller to add (the combine pass does).
+  at::Tensor run_expert_range(const at::Tensor& buffer, int64_t first,
+                              bool with_output_bias = true);
 
   // Eval only (docs/design.md §2.6): an expert whose slots all have combine weight 0 (no real
   // token) is not run and its weights are not read. Bit-identical outputs either way; off = the

@@ -30,6 +30,10 @@ SlotIndex make_slot_index(const at::Tensor& index, int64_t tokens);
 at::Tensor dispatch_tokens(const at::Tensor& tokens, const SlotIndex& slots, at::ScalarType dtype);
 
 // y [S, D] (fp32/bf16), weight [S] fp32 -> [T, D] fp32; tokens without a slot get zeros.
-at::Tensor combine_slots(const at::Tensor& y, const at::Tensor& weight, const SlotIndex& slots);
+// With `bias` [A, D] (A dividing S: slot s belongs to expert s / (S / A)), each slot's expert bias
+// row is added to y[s] before weighting, in the same pass: the experts' output biases without a
+// pass of their own in the expert GEMM (inference; with gradients wanted it is y + bias first).
+at::Tensor combine_slots(const at::Tensor& y, const at::Tensor& weight, const SlotIndex& slots,
+                         const at::Tensor& bias = {});
 
 }  // namespace smx::ops
