@@ -67,8 +67,12 @@ at::Tensor Dense::forward(const at::Tensor& x) const {
 
 at::Tensor Dense::matmul(const at::Tensor& x) const {
   const at::Tensor w = compute_weight(kernel);
-  if (x.dim() == 3 && x.is_contiguous())  // one GEMM over [B·N, in]
-    return at::mm(x.view({-1, x.size(2)}), w).view({x.size(0), x.size(1), -1});
+  if (x.dim() == 2 || (x.dim() == 3 && x.is_contiguous())) {  // one GEMM over [B·N, in]
+    const at::Tensor x2 = x.dim() == 2 ? x : x.view({-1, x.size(2)});
+    at::Tensor y = ops::cpu_matmul(x2, w);  // CPU inference (ops/cpu_matmul.h); else mm
+    if (!y.defined()) y = at::mm(x2, w);
+    return x.dim() == 2 ? y : y.view({x.size(0), x.size(1), -1});
+  }
   return at::matmul(x, w);
 }
 

@@ -29,7 +29,9 @@ at::Tensor LinearMixing::forward(const MixingInput& input) {
   // is [B, N, D] in order, so no activation is transposed either way: the [N, B·D] form needs a
   // transpose copy before the product and after it (and in backward), and ATen's bmm over a
   // stride-0 expanded W_s runs ~2x slower (bench/README.md, speed log).
-  const at::Tensor y = at::mm(x.reshape({B * N, D}), w_h).view({B, N, D});  // [B, N, D]
+  const at::Tensor x2 = x.reshape({B * N, D});
+  at::Tensor y = ops::cpu_matmul(x2, w_h);  // [B·N, D]: oneDNN in CPU inference, else ATen
+  y = (y.defined() ? y : at::mm(x2, w_h)).view({B, N, D});  // [B, N, D]
   // CPU inference calls oneDNN itself, which takes W_s as a [1, N, N] operand broadcast over the
   // batch: no copy (ops/cpu_matmul.h).
   const at::Tensor out = ops::cpu_matmul(w_s.unsqueeze(0), y);
