@@ -2,12 +2,16 @@
 // tokens, F = 2048, bf16): bias + tanh-GELU (ops/bias_gelu.h), and the bf16 GEMM before it for
 // scale; its backward; and counter-based dropout (ops/dropout.h) against ATen's at the MLP output's
 // shape [8 x 512, 512]; the MLM loss over [8 x 80, 32000] bf16 logits (ops/cross_entropy.h) against
-// ATen's cast + cross_entropy + argmax. Run:
-//   ./build/smx_bench --benchmark_filter='Gelu|Dropout|CrossEntropy'
+// ATen's cast + cross_entropy + argmax; add & LayerNorm (ops/add_layer_norm.h) at [8 x 512, 512]
+// bf16, forward as in inference and with the dropout mask drawn inside the pass as in training, and
+// the backward pass with dropout.
+// Run:
+//   ./build/smx_bench --benchmark_filter='Gelu|Dropout|CrossEntropy|AddLayerNorm'
 
 #include <benchmark/benchmark.h>
 #include <torch/torch.h>
 
+#include "smx/ops/add_layer_norm.h"
 #include "smx/ops/bias_gelu.h"
 #include "smx/ops/cross_entropy.h"
 #include "smx/ops/dropout.h"
@@ -53,6 +57,42 @@ void BM_DropoutAten(benchmark::State& state) {  // bernoulli_ mask, then the mul
   const at::Tensor x = torch::randn({kOpTokens, kOpD}).to(at::kBFloat16);
   torch::NoGradGuard no_grad;
   for (auto _ : state) benchmark::DoNotOptimize(at::dropout(x, 0.1, true));
+}
+
+// LayerNorm(dropout(x) + residual), bf16 in and out, no gradients: `kDropout` false as in
+// inference, true as a training step's forward draws its mask.
+template <bool kDropout>
+void BM_AddLayerNorm(benchmark::State& state) {
+  const at::Tensor x = torch::randn({kOpTokens, kOpD}).to(at::kBFloat16);
+  const at::Tensor r = torch::randn({kOpTokens, kOpD}).to(at::kBFloat16);
+  const at::Tensor scale = torch::rand({kOpD}) + 0.5, bias = torch::randn({kOpD});
+  torch::NoGradGuard no_grad;
+  for (auto _ : state) {
+    const smx::ops::FusedDropout dropout =
+        kDropout ? smx::ops::FusedDropout{0.1, smx::ops::draw_dropout_seed()}
+                 : smx::ops::FusedDropout{};
+    benchmark::DoNotOptimize(
+        smx::ops::add_layer_norm(x, r, scale, bias, 1e-12, at::kBFloat16, dropout));
+  }
+  state.counters["GB/s"] = benchmark::Counter(6.0 * kOpTokens * kOpD * state.iterations() / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+
+// Backward alone, with dropout as in training: the gradients of x, the residual, scale and bias
+// from a saved forward (bf16 in and out).
+void BM_AddLayerNormBackward(benchmark::State& state) {
+  const at::Tensor x = torch::randn({kOpTokens, kOpD}).to(at::kBFloat16).requires_grad_(true);
+  const at::Tensor r = torch::randn({kOpTokens, kOpD}).to(at::kBFloat16).requires_grad_(true);
+  const at::Tensor scale = (torch::rand({kOpD}) + 0.5).requires_grad_(true);
+  const at::Tensor bias = torch::randn({kOpD}).requires_grad_(true);
+  const at::Tensor g = torch::randn({kOpTokens, kOpD}).to(at::kBFloat16);
+  for (auto _ : state) {
+    state.PauseTiming();
+    const at::Tensor y = smx::ops::add_layer_norm(x, r, scale, bias, 1e-12, at::kBFloat16,
+                                                  {0.1, smx::ops::draw_dropout_seed()});
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(torch::autograd::grad({y}, {x, r, scale, bias}, {g}));
+  }
 }
 
 constexpr int64_t kMlmRows = 8 * 80, kVocab = 32000;
@@ -101,5 +141,8 @@ BENCHMARK(BM_DropoutCounterBased)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_DropoutAten)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_CrossEntropy, true)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK_TEMPLATE(BM_CrossEntropy, false)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_AddLayerNorm, false)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK_TEMPLATE(BM_AddLayerNorm, true)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AddLayerNormBackward)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_BiasGeluAtenOps)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GeluGemmBefore)->Unit(benchmark::kMillisecond)->UseRealTime();

@@ -1,6 +1,7 @@
 #include "smx/ops/add_layer_norm.h"
 
 #include <cmath>
+#include <vector>
 
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
@@ -42,33 +43,34 @@ void forward_rows_scalar(const X* x, const R* r, const float* scale, const float
   }
 }
 
+// `v` is a scratch row of D floats: v = dropout(x) + r is formed once per row (the mask drawn once)
+// and the statistics and the output read it from L1.
 template <typename X, typename R, typename Y>
 SMX_AVX512 void forward_rows_avx512(const X* x, const R* r, const float* scale, const float* bias,
                                     Y* y, float* mean_out, float* rstd_out, int64_t rows, int64_t D,
-                                    float eps, int64_t index0, const DropoutDraw& dr) {
+                                    float eps, int64_t index0, const DropoutDraw& dr, float* v) {
   for (int64_t i = 0; i < rows; ++i, x += D, r += D, y += D, index0 += D) {
-    // Two passes over the row (it stays in L1): the mean, then the centred second moment.
+    // Two passes over v: the mean, then the centred second moment.
     __m512 vsum = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
-      vsum = _mm512_add_ps(
-          vsum, _mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)));
+      const __m512 vd = _mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k));
+      simd::store(v + d, vd, k);
+      vsum = _mm512_add_ps(vsum, vd);
     }
     const float mean = _mm512_reduce_add_ps(vsum) / static_cast<float>(D);
     const __m512 m = _mm512_set1_ps(mean);
     __m512 vsq = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
-      const __m512 c = _mm512_maskz_sub_ps(
-          k, _mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)), m);
+      const __m512 c = _mm512_maskz_sub_ps(k, simd::load(v + d, k), m);
       vsq = _mm512_fmadd_ps(c, c, vsq);
     }
     const float rstd = 1.0f / std::sqrt(_mm512_reduce_add_ps(vsq) / static_cast<float>(D) + eps);
     const __m512 s = _mm512_set1_ps(rstd);
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
-      const __m512 c = _mm512_sub_ps(
-          _mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)), m);
+      const __m512 c = _mm512_sub_ps(simd::load(v + d, k), m);
       simd::store(
           y + d,
           _mm512_fmadd_ps(_mm512_mul_ps(c, s), simd::load(scale + d, k), simd::load(bias + d, k)),
@@ -113,23 +115,35 @@ void backward_rows_scalar(const Y* g, const X* x, const R* r, const float* scale
   }
 }
 
+// `scratch` holds 2·D floats: the first pass keeps v̂ and gs there (and the keep decisions in
+// `keep`, D/16 rounded up, with dropout) so the second pass neither reloads x, r and g nor draws
+// the mask again.
 template <typename X, typename R, typename Y>
 SMX_AVX512 void backward_rows_avx512(const Y* g, const X* x, const R* r, const float* scale,
                                      const float* mean, const float* rstd, Y* gv, Y* gx,
                                      float* gscale, float* gbias, int64_t rows, int64_t D,
-                                     int64_t index0, const DropoutDraw& dr) {
+                                     int64_t index0, const DropoutDraw& dr, float* scratch,
+                                     __mmask16* keep) {
+  float* vh_row = scratch;
+  float* gs_row = scratch + D;
+  const __m512 drop_scale = _mm512_set1_ps(dr.scale);
   for (int64_t i = 0; i < rows;
        ++i, g += D, x += D, r += D, gv += D, gx = gx ? gx + D : nullptr, index0 += D) {
     const __m512 m = _mm512_set1_ps(mean[i]), s = _mm512_set1_ps(rstd[i]);
     __m512 va = _mm512_setzero_ps(), vb = _mm512_setzero_ps();
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
-      const __m512 vh = _mm512_mul_ps(
-          _mm512_sub_ps(_mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)),
-                        m),
-          s);
+      __m512 xd = simd::load(x + d, k);
+      if (dr.active) {
+        const __mmask16 kept = dropout_mask::keeps16(dr, index0 + d);
+        keep[d / 16] = kept;
+        xd = _mm512_maskz_mul_ps(kept, xd, drop_scale);
+      }
+      const __m512 vh = _mm512_mul_ps(_mm512_sub_ps(_mm512_add_ps(xd, simd::load(r + d, k)), m), s);
       const __m512 gd = simd::load(g + d, k);
       const __m512 gs = _mm512_mul_ps(gd, simd::load(scale + d, k));
+      simd::store(vh_row + d, vh, k);
+      simd::store(gs_row + d, gs, k);
       va = _mm512_add_ps(va, gs);
       vb = _mm512_fmadd_ps(gs, vh, vb);
       simd::store(gscale + d, _mm512_fmadd_ps(gd, vh, simd::load(gscale + d, k)), k);
@@ -139,19 +153,11 @@ SMX_AVX512 void backward_rows_avx512(const Y* g, const X* x, const R* r, const f
     const __m512 mb = _mm512_set1_ps(_mm512_reduce_add_ps(vb) / static_cast<float>(D));
     for (int64_t d = 0; d < D; d += 16) {
       const __mmask16 k = simd::lanes(d, D);
-      const __m512 vh = _mm512_mul_ps(
-          _mm512_sub_ps(_mm512_add_ps(load_dropped(x + d, k, index0 + d, dr), simd::load(r + d, k)),
-                        m),
-          s);
-      const __m512 gs = _mm512_mul_ps(simd::load(g + d, k), simd::load(scale + d, k));
       const __m512 grad_v =
-          _mm512_mul_ps(s, _mm512_sub_ps(_mm512_sub_ps(gs, ma), _mm512_mul_ps(vh, mb)));
+          _mm512_mul_ps(s, _mm512_sub_ps(_mm512_sub_ps(simd::load(gs_row + d, k), ma),
+                                         _mm512_mul_ps(simd::load(vh_row + d, k), mb)));
       simd::store(gv + d, grad_v, k);
-      if (gx)
-        simd::store(gx + d,
-                    _mm512_maskz_mul_ps(dropout_mask::keeps16(dr, index0 + d), grad_v,
-                                        _mm512_set1_ps(dr.scale)),
-                    k);
+      if (gx) simd::store(gx + d, _mm512_maskz_mul_ps(keep[d / 16], grad_v, drop_scale), k);
     }
   }
 }
@@ -167,6 +173,21 @@ void dispatch_types(const at::Tensor& x, const at::Tensor& r, at::ScalarType out
 }
 
 constexpr int64_t kRowsPerTask = 8;
+
+// A row of D floats for this thread's kernel calls (grown, never shrunk; no allocation per call
+// once it has the model's width).
+float* scratch_row(int64_t D) {
+  thread_local std::vector<float> row;
+  if (static_cast<int64_t>(row.size()) < D) row.resize(D);
+  return row.data();
+}
+
+// The keep decisions of a row of D elements, 16 per mask, for this thread (as scratch_row).
+__mmask16* keep_row(int64_t D) {
+  thread_local std::vector<__mmask16> row;
+  if (static_cast<int64_t>(row.size()) < (D + 15) / 16) row.resize((D + 15) / 16);
+  return row.data();
+}
 
 struct Forward {
   at::Tensor y, mean, rstd;  // [rows, D] in the output dtype, [rows] fp32, [rows] fp32
@@ -193,7 +214,7 @@ Forward forward_kernel(const at::Tensor& x, const at::Tensor& r, const at::Tenso
       const int64_t o = begin * D;
       if (simd::cpu_has_avx512())
         forward_rows_avx512(xp + o, rp + o, sp, bp, yp + o, mp + begin, rs + begin, end - begin, D,
-                            static_cast<float>(eps), o, dr);
+                            static_cast<float>(eps), o, dr, scratch_row(D));
       else
         forward_rows_scalar(xp + o, rp + o, sp, bp, yp + o, mp + begin, rs + begin, end - begin, D,
                             static_cast<float>(eps), o, dr);
@@ -237,7 +258,7 @@ Backward backward_kernel(const at::Tensor& g, const at::Tensor& x, const at::Ten
         Y* gxo = gxp ? gxp + o : nullptr;
         if (simd::cpu_has_avx512())
           backward_rows_avx512(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gxo,
-                               gscale, gbias, n, D, o, dr);
+                               gscale, gbias, n, D, o, dr, scratch_row(2 * D), keep_row(D));
         else
           backward_rows_scalar(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gxo,
                                gscale, gbias, n, D, o, dr);
