@@ -65,6 +65,11 @@ at::Tensor Dense::forward(const at::Tensor& x) const {
   return bias.defined() ? out.add_(bias) : out;
 }
 
+void Dense::forward_into(const at::Tensor& x, const at::Tensor& out) const {
+  if (bias.defined() && ops::cpu_matmul(x, compute_weight(kernel), bias, out).defined()) return;
+  out.copy_(forward(x));
+}
+
 at::Tensor Dense::matmul(const at::Tensor& x) const {
   const at::Tensor w = compute_weight(kernel);
   if (x.dim() == 2 || (x.dim() == 3 && x.is_contiguous())) {  // one GEMM over [B·N, in]

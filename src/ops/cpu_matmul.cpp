@@ -165,7 +165,8 @@ bool applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
 
 }  // namespace
 
-at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
+at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
+                      const at::Tensor& out) {
   if (!applies(x, w, bias)) return {};
   RECORD_FUNCTION("smx::cpu_matmul", std::vector<c10::IValue>({x, w}));
   const at::Tensor b = bias.defined() ? bias.contiguous() : bias;
@@ -180,7 +181,17 @@ at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor
   const std::shared_ptr<const Entry> e = primitive_for(key);
   if (!e->usable) return {};
 
-  at::Tensor y = at::empty(result_sizes(key.x_sizes, key.w_sizes), x.options());
+  const std::vector<int64_t> y_sizes = result_sizes(key.x_sizes, key.w_sizes);
+  at::Tensor y = out;
+  if (y.defined()) {
+    TORCH_CHECK(y.sizes() == at::IntArrayRef(y_sizes) && y.is_contiguous() &&
+                    y.scalar_type() == x.scalar_type() && y.device().is_cpu(),
+                "cpu_matmul: out must be a contiguous ", x.scalar_type(), " CPU tensor of shape ",
+                at::IntArrayRef(y_sizes), "; got ", y.scalar_type(), " ", y.sizes(),
+                y.is_contiguous() ? "" : " (not contiguous)");
+  } else {
+    y = at::empty(y_sizes, x.options());
+  }
   at::Tensor scratch =
       at::empty({static_cast<int64_t>(e->scratchpad.get_size())}, x.options().dtype(at::kByte));
   const dnnl::engine& engine = cpu_engine();
@@ -204,7 +215,7 @@ bool cpu_matmul_built() {
 
 #else  // no oneDNN in this build: callers always run their ATen ops
 
-at::Tensor cpu_matmul(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+at::Tensor cpu_matmul(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&) {
   return {};
 }
 

@@ -243,10 +243,12 @@ at::Tensor dispatch_tokens(const at::Tensor& tokens, const SlotIndex& si, at::Sc
 at::Tensor combine_slots(const at::Tensor& y, const at::Tensor& weight, const SlotIndex& si,
                          const at::Tensor& bias) {
   if (bias.defined()) {
-    const int64_t S = y.size(0), A = bias.size(0);
-    TORCH_CHECK(bias.dim() == 2 && A > 0 && S % A == 0 && bias.size(1) == y.size(1),
-                "combine_slots: bias must be [A, D] with A dividing the ", S, " slots of y ",
-                y.sizes(), "; got ", bias.sizes());
+    const int64_t S = y.size(0);
+    TORCH_CHECK(
+        bias.dim() == 2 && bias.size(0) > 0 && S % bias.size(0) == 0 && bias.size(1) == y.size(1),
+        "combine_slots: bias must be [A, D] with A dividing the ", S, " slots of y ", y.sizes(),
+        "; got ", bias.sizes());
+    const int64_t A = bias.size(0);
     const bool grads = at::GradMode::is_enabled() &&
                        (y.requires_grad() || weight.requires_grad() || bias.requires_grad());
     if (grads || !cpu_rows(y) || !si.slots.defined() || !weight.device().is_cpu() ||

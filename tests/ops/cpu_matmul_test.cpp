@@ -88,6 +88,32 @@ TEST(CpuMatmulTest, MatchesTheFp64ProductOfItsOperands) {
   }
 }
 
+// `out` a row range of a larger result (the MLP's row tiles): written there, the rest untouched.
+TEST(CpuMatmulTest, WritesIntoARowRangeOfALargerResult) {
+  if (!cpu_matmul_expected()) {
+    GTEST_SKIP() << "no oneDNN in this build or no AVX-512 on this CPU";
+  }
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = torch::randn({16, 48}).to(at::kBFloat16);
+  const at::Tensor w = (torch::randn({48, 24}) * 0.2).to(at::kBFloat16);
+  const at::Tensor b = torch::randn({24});
+  const at::Tensor big = torch::zeros({40, 24}, at::kBFloat16);
+  const at::Tensor rows = big.narrow(0, 8, 16);
+  const at::Tensor y = cpu_matmul(x, w, b, rows);
+  ASSERT_TRUE(y.defined());
+  EXPECT_EQ(y.data_ptr(), rows.data_ptr());
+  const at::Tensor want = product_reference(x, w, b);
+  const double diff = smx::testing::max_abs_diff(rows.to(at::kDouble), want);
+  std::printf("    rows 8..23 of [40, 24]: max|diff| %.3e\n", diff);
+  EXPECT_LE(diff, 8e-3 * (1.0 + want.abs().max().item<double>()));
+  EXPECT_EQ(big.narrow(0, 0, 8).abs().sum().item<float>(), 0.0f);
+  EXPECT_EQ(big.narrow(0, 24, 16).abs().sum().item<float>(), 0.0f);
+  // An `out` of the wrong shape, dtype or layout is the caller's bug: an error naming it.
+  EXPECT_THROW(cpu_matmul(x, w, b, big.narrow(0, 0, 15)), c10::Error);
+  EXPECT_THROW(cpu_matmul(x, w, b, torch::empty({16, 24})), c10::Error);
+  EXPECT_THROW(cpu_matmul(x, w, b, torch::empty({24, 16}, at::kBFloat16).t()), c10::Error);
+}
+
 TEST(CpuMatmulTest, DeclinesWhereTheAtenOpsMustRun) {
   const at::Tensor x = torch::randn({8, 16}).to(at::kBFloat16);
   const at::Tensor w = torch::randn({16, 4}).to(at::kBFloat16);

@@ -15,6 +15,9 @@ class Dense : public torch::nn::Module {
   Dense(int64_t in_features, int64_t out_features, bool bias = true,
         DenseInit init = DenseInit::kNormal002);
   at::Tensor forward(const at::Tensor& x) const;  // [..., in] -> [..., out]
+  // forward(x) written into `out`: x [T, in], out [T, out], contiguous (a row range of a larger
+  // result). CPU inference writes it from the GEMM (ops/cpu_matmul.h); elsewhere it is a copy.
+  void forward_into(const at::Tensor& x, const at::Tensor& out) const;
   // x · kernel without the bias, for callers that fuse the bias into the next op.
   at::Tensor matmul(const at::Tensor& x) const;  // [..., in] -> [..., out]
 

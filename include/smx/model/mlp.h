@@ -23,6 +23,8 @@ class Mlp : public torch::nn::Module {
  private:
   double dropout_rate_;
   ops::GeluKind gelu_;
+  // CPU inference over row tiles (mlp.cpp): [T, D] -> [T, D].
+  at::Tensor forward_tiles(const at::Tensor& x) const;
 };
 
 }  // namespace smx::model

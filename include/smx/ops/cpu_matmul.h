@@ -26,8 +26,10 @@ namespace smx::ops {
 // [G, N] for rank-3 products over G batch entries (a row each: the experts' biases). x and w bf16
 // with an fp32 or bf16 bias, returning bf16; or everything fp32 with N <= 2048 (oneDNN 2.6's fp32
 // kernel can be far slower than the BLAS on wider products), returning fp32. The result is
-// contiguous.
-at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {});
+// contiguous: a new tensor, or `out` when given (contiguous, of the result's shape and dtype; a
+// row range of a larger result is fine), returned as is.
+at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias = {},
+                      const at::Tensor& out = {});
 
 // Whether this build has the oneDNN path at all (found at configure time).
 bool cpu_matmul_built();
