@@ -14,6 +14,7 @@ class Mlp : public torch::nn::Module {
       ops::GeluKind gelu = ops::GeluKind::kTanh);
   // W2 · gelu(W1 · x + b1) + b2 without the dropout: [..., D] -> [..., D]. The encoder block
   // applies dropout_rate() itself, inside its add & norm pass where it can (model/dropout.h).
+  // CPU inference without gradients runs over tiles of 1024 rows (docs/design.md §7.5).
   at::Tensor forward(const at::Tensor& x) const;
   double dropout_rate() const { return dropout_rate_; }
 
