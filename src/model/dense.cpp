@@ -50,35 +50,32 @@ Dense::Dense(int64_t in_features, int64_t out_features, bool with_bias, DenseIni
 }
 
 at::Tensor Dense::forward(const at::Tensor& x) const {
-  // The GEMMs at::linear(x, kernel.t(), bias) would run, but with the leaf kernel (or its bf16
-  // copy, model/compute_weights.h) itself as the operand: under bf16 autocast a leaf's cast is
-  // cached (a view like kernel.t() is re-cast on every call) and a copy needs no cast at all.
-  const at::Tensor w = compute_weight(kernel);
-  if (bias.defined() && (x.dim() == 2 || (x.dim() == 3 && x.is_contiguous()))) {
-    const at::Tensor x2 = x.dim() == 2 ? x : x.view({-1, x.size(2)});  // [T, in]
-    // CPU inference: the bias in the GEMM's store (ops/cpu_matmul.h); else addmm.
-    at::Tensor y = ops::cpu_matmul(x2, w, bias);
-    if (!y.defined()) y = at::addmm(compute_weight(bias), x2, w);
-    return x.dim() == 2 ? y : y.view({x.size(0), x.size(1), -1});
-  }
-  at::Tensor out = at::matmul(x, w);
-  return bias.defined() ? out.add_(bias) : out;
+  return product(x, bias);
 }
 
 void Dense::forward_into(const at::Tensor& x, const at::Tensor& out) const {
-  if (bias.defined() && ops::cpu_matmul(x, compute_weight(kernel), bias, out).defined()) return;
+  if (ops::cpu_matmul(x, compute_weight(kernel), bias, out).defined()) return;
   out.copy_(forward(x));
 }
 
 at::Tensor Dense::matmul(const at::Tensor& x) const {
+  return product(x, {});
+}
+
+at::Tensor Dense::product(const at::Tensor& x, const at::Tensor& b) const {
+  // The GEMMs at::linear(x, kernel.t(), bias) would run, but with the leaf kernel (or its bf16
+  // copy, model/compute_weights.h) itself as the operand: under bf16 autocast a leaf's cast is
+  // cached (a view like kernel.t() is re-cast on every call) and a copy needs no cast at all.
   const at::Tensor w = compute_weight(kernel);
   if (x.dim() == 2 || (x.dim() == 3 && x.is_contiguous())) {  // one GEMM over [B·N, in]
     const at::Tensor x2 = x.dim() == 2 ? x : x.view({-1, x.size(2)});
-    at::Tensor y = ops::cpu_matmul(x2, w);  // CPU inference (ops/cpu_matmul.h); else mm
-    if (!y.defined()) y = at::mm(x2, w);
+    // CPU inference: oneDNN, the bias in the GEMM's store (ops/cpu_matmul.h); else addmm / mm.
+    at::Tensor y = ops::cpu_matmul(x2, w, b);
+    if (!y.defined()) y = b.defined() ? at::addmm(compute_weight(b), x2, w) : at::mm(x2, w);
     return x.dim() == 2 ? y : y.view({x.size(0), x.size(1), -1});
   }
-  return at::matmul(x, w);
+  at::Tensor y = at::matmul(x, w);
+  return b.defined() ? y.add_(b) : y;
 }
 
 LayerNorm::LayerNorm(int64_t features, double eps) : eps_(eps) {

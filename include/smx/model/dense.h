@@ -23,6 +23,10 @@ class Dense : public torch::nn::Module {
 
   at::Tensor kernel;  // [in, out]
   at::Tensor bias;    // [out] (undefined without bias)
+
+ private:
+  // x · kernel (+ b, when defined): [..., in] -> [..., out]; forward() and matmul() both.
+  at::Tensor product(const at::Tensor& x, const at::Tensor& b) const;
 };
 
 // LayerNorm over the last axis with ε (the config's layer_norm_eps, 1e-12 by default), learned
