@@ -174,18 +174,12 @@ void dispatch_types(const at::Tensor& x, const at::Tensor& r, at::ScalarType out
 
 constexpr int64_t kRowsPerTask = 8;
 
-// A row of D floats for this thread's kernel calls (grown, never shrunk; no allocation per call
-// once it has the model's width).
-float* scratch_row(int64_t D) {
-  thread_local std::vector<float> row;
-  if (static_cast<int64_t>(row.size()) < D) row.resize(D);
-  return row.data();
-}
-
-// The keep decisions of a row of D elements, 16 per mask, for this thread (as scratch_row).
-__mmask16* keep_row(int64_t D) {
-  thread_local std::vector<__mmask16> row;
-  if (static_cast<int64_t>(row.size()) < (D + 15) / 16) row.resize((D + 15) / 16);
+// n values of T for this thread's kernel calls (grown, never shrunk; no allocation per call once
+// it has the model's width): rows of floats, and a row's keep decisions, 16 per mask.
+template <typename T>
+T* thread_scratch(int64_t n) {
+  thread_local std::vector<T> row;
+  if (static_cast<int64_t>(row.size()) < n) row.resize(n);
   return row.data();
 }
 
@@ -214,7 +208,7 @@ Forward forward_kernel(const at::Tensor& x, const at::Tensor& r, const at::Tenso
       const int64_t o = begin * D;
       if (simd::cpu_has_avx512())
         forward_rows_avx512(xp + o, rp + o, sp, bp, yp + o, mp + begin, rs + begin, end - begin, D,
-                            static_cast<float>(eps), o, dr, scratch_row(D));
+                            static_cast<float>(eps), o, dr, thread_scratch<float>(D));
       else
         forward_rows_scalar(xp + o, rp + o, sp, bp, yp + o, mp + begin, rs + begin, end - begin, D,
                             static_cast<float>(eps), o, dr);
@@ -258,7 +252,8 @@ Backward backward_kernel(const at::Tensor& g, const at::Tensor& x, const at::Ten
         Y* gxo = gxp ? gxp + o : nullptr;
         if (simd::cpu_has_avx512())
           backward_rows_avx512(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gxo,
-                               gscale, gbias, n, D, o, dr, scratch_row(2 * D), keep_row(D));
+                               gscale, gbias, n, D, o, dr, thread_scratch<float>(2 * D),
+                               thread_scratch<__mmask16>((D + 15) / 16));
         else
           backward_rows_scalar(gp + o, xp + o, rp + o, sp, mp + first, rs + first, gvp + o, gxo,
                                gscale, gbias, n, D, o, dr);
