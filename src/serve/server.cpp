@@ -638,8 +638,14 @@ struct Server::Impl {
   }
 
   void handle(const HttpRequest& req, HttpResponse& res) {
-    const RequestContext* ctx = context_of(&req);
+    RequestContext* ctx = context_of(&req);
     if (!ctx || !ctx->route) return answer_error(req, res, {404, "no such route", "", ""});
+    // The model's work ends with the handler: the slot is free before the response is written,
+    // so a client that sends its next request on reading this reply finds it free.
+    struct ReleaseSlot {
+      RequestContext* ctx;
+      ~ReleaseSlot() { ctx->slot.reset(); }
+    } release{ctx};
     try {
       switch (ctx->route->id) {
         case RouteId::kEmbedV1:
