@@ -114,6 +114,13 @@ struct RequestContext {
   int64_t inputs = 0, tokens = 0;  // for the log line (set by the worker)
 };
 
+// The model's work ends with the handler: its slot is freed before the response is written, so a
+// client that sends its next request on reading the reply finds the slot free.
+struct SlotRelease {
+  RequestContext* ctx;
+  ~SlotRelease() { ctx->slot.reset(); }
+};
+
 RequestContext* context_of(const HttpRequest* req) {
   return req ? static_cast<RequestContext*>(req->context.get()) : nullptr;
 }
@@ -640,12 +647,7 @@ struct Server::Impl {
   void handle(const HttpRequest& req, HttpResponse& res) {
     RequestContext* ctx = context_of(&req);
     if (!ctx || !ctx->route) return answer_error(req, res, {404, "no such route", "", ""});
-    // The model's work ends with the handler: the slot is free before the response is written,
-    // so a client that sends its next request on reading this reply finds it free.
-    struct ReleaseSlot {
-      RequestContext* ctx;
-      ~ReleaseSlot() { ctx->slot.reset(); }
-    } release{ctx};
+    const SlotRelease release{ctx};
     try {
       switch (ctx->route->id) {
         case RouteId::kEmbedV1:
