@@ -45,7 +45,7 @@ struct BenchCliOptions {
   bool peer = false;
   bool inference_only = false;
   bool training_only = false;
-  bool active_wait = false;
+  bool passive_wait = false;
   bool no_cache = false;
   bool profile = false;
   bool serving = false, serving_ablation = false;
@@ -225,13 +225,14 @@ void register_bench_command(CLI::App& app) {
   cmd->add_option("--batches", o->batches, "With --serving: batch sizes (default 1,8,32)")
       ->delimiter(',');
   cmd->add_option("--json", o->json, "Also write the report as JSON to this file");
-  cmd->add_flag("--active-wait", o->active_wait,
-                "Keep OpenMP's default (spinning) wait policy instead of re-running with "
-                "OMP_WAIT_POLICY=PASSIVE");
+  cmd->add_flag("--passive-wait", o->passive_wait,
+                "Re-run with OMP_WAIT_POLICY=PASSIVE (idle OpenMP threads sleep at once instead "
+                "of spinning briefly first), as for cores shared with another busy process; "
+                "slower on a quiet host (bench/README.md), and not what smx serve or pretrain run");
   cmd->add_flag("--no-caching-allocator", o->no_cache,
                 "Use LibTorch's plain CPU allocator (every large tensor a fresh mmap)");
   cmd->callback([o, cmd] {
-    if (!o->active_wait) reexec_with_passive_wait();
+    if (o->passive_wait) reexec_with_passive_wait();
     run(*o, cmd);
   });
 }
