@@ -34,11 +34,13 @@ bool is_memory_pass(const std::string& name) {
 
 // A matrix product's operands' shapes (bias or accumulator skipped) and its FLOPs, or false for
 // any other op: mm / addmm [M, K] x [K, N]; bmm / baddbmm [B, M, K] x [B, K, N]; smx::cpu_matmul
-// [..., M, K] x [..., K, N] with batch axes that may broadcast (ops/cpu_matmul.h).
+// and smx::thin_matmul [..., M, K] x [..., K, N] with batch axes that may broadcast
+// (ops/cpu_matmul.h).
 bool gemm_shape(const std::string& name, const std::vector<std::vector<int64_t>>& shapes,
                 std::string* key, double* gflop) {
   const bool with_input = name == "aten::addmm" || name == "aten::baddbmm";
-  if (name != "aten::mm" && name != "aten::bmm" && name != "smx::cpu_matmul" && !with_input)
+  if (name != "aten::mm" && name != "aten::bmm" && name != "smx::cpu_matmul" &&
+      name != "smx::thin_matmul" && !with_input)
     return false;
   const size_t first = with_input ? 1 : 0;
   if (shapes.size() < first + 2) return false;

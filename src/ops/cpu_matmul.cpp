@@ -1,6 +1,7 @@
 #include "smx/ops/cpu_matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include "simd.h"
 #include "smx/core/torch_compat.h"
 #include "smx/ops/fused_kernels.h"
+#include "thin_matmul.h"
 
 #ifdef SMX_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
@@ -163,13 +165,34 @@ bool applies(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias) {
   return plain_matrix(x) && plain_matrix(w);
 }
 
+// `out` checked against the result's shape and dtype, or a new result.
+at::Tensor result_for(const at::Tensor& x, const std::vector<int64_t>& y_sizes,
+                      const at::Tensor& out) {
+  if (!out.defined()) return at::empty(y_sizes, x.options());
+  TORCH_CHECK(out.sizes() == at::IntArrayRef(y_sizes) && out.is_contiguous() &&
+                  out.scalar_type() == x.scalar_type() && out.device().is_cpu(),
+              "cpu_matmul: out must be a contiguous ", x.scalar_type(), " CPU tensor of shape ",
+              at::IntArrayRef(y_sizes), "; got ", out.scalar_type(), " ", out.sizes(),
+              out.is_contiguous() ? "" : " (not contiguous)");
+  return out;
+}
+
+std::atomic<bool> thin_products{true};
+
 }  // namespace
 
 at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
                       const at::Tensor& out) {
   if (!applies(x, w, bias)) return {};
-  RECORD_FUNCTION("smx::cpu_matmul", std::vector<c10::IValue>({x, w}));
   const at::Tensor b = bias.defined() ? bias.contiguous() : bias;
+  const std::vector<int64_t> y_sizes = result_sizes(x.sizes().vec(), w.sizes().vec());
+  if (thin_products.load(std::memory_order_relaxed) && thin_matmul_applies(x, w)) {
+    RECORD_FUNCTION("smx::thin_matmul", std::vector<c10::IValue>({x, w}));
+    const at::Tensor y = result_for(x, y_sizes, out);
+    thin_matmul(x, w, b, y);
+    return y;
+  }
+  RECORD_FUNCTION("smx::cpu_matmul", std::vector<c10::IValue>({x, w}));
   Key key;
   key.x_sizes = x.sizes().vec();
   key.x_strides = x.strides().vec();
@@ -180,18 +203,7 @@ at::Tensor cpu_matmul(const at::Tensor& x, const at::Tensor& w, const at::Tensor
   key.bias_rows = b.defined() && b.dim() == 2;
   const std::shared_ptr<const Entry> e = primitive_for(key);
   if (!e->usable) return {};
-
-  const std::vector<int64_t> y_sizes = result_sizes(key.x_sizes, key.w_sizes);
-  at::Tensor y = out;
-  if (y.defined()) {
-    TORCH_CHECK(y.sizes() == at::IntArrayRef(y_sizes) && y.is_contiguous() &&
-                    y.scalar_type() == x.scalar_type() && y.device().is_cpu(),
-                "cpu_matmul: out must be a contiguous ", x.scalar_type(), " CPU tensor of shape ",
-                at::IntArrayRef(y_sizes), "; got ", y.scalar_type(), " ", y.sizes(),
-                y.is_contiguous() ? "" : " (not contiguous)");
-  } else {
-    y = at::empty(y_sizes, x.options());
-  }
+  const at::Tensor y = result_for(x, y_sizes, out);
   at::Tensor scratch =
       at::empty({static_cast<int64_t>(e->scratchpad.get_size())}, x.options().dtype(at::kByte));
   const dnnl::engine& engine = cpu_engine();
@@ -213,6 +225,10 @@ bool cpu_matmul_built() {
   return true;
 }
 
+void set_thin_products(bool enabled) {
+  thin_products.store(enabled, std::memory_order_relaxed);
+}
+
 #else  // no oneDNN in this build: callers always run their ATen ops
 
 at::Tensor cpu_matmul(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&) {
@@ -222,6 +238,8 @@ at::Tensor cpu_matmul(const at::Tensor&, const at::Tensor&, const at::Tensor&, c
 bool cpu_matmul_built() {
   return false;
 }
+
+void set_thin_products(bool) {}
 
 #endif
 

@@ -59,6 +59,13 @@ TEST(CpuMatmulTest, MatchesTheFp64ProductOfItsOperands) {
       {"bf16 broadcast x", {1, 24, 24}, {5, 24, 32}, bf16, fp32, false},
       {"bf16 experts", {4, 24, 64}, {4, 64, 96}, bf16, fp32, false},
       {"fp32 experts + bias", {3, 17, 96}, {3, 96, 40}, fp32, fp32, true, false, false, true},
+      // Few rows: the thin kernel (ops/thin_matmul.h) where it applies, else oneDNN.
+      {"fp32 thin experts", {4, 3, 70}, {4, 70, 1100}, fp32, fp32, false},  // K % 4, N % 16
+      {"fp32 thin + rows", {4, 4, 64}, {4, 64, 1040}, fp32, fp32, true, false, false, true},
+      {"fp32 thin 1 row", {1, 33}, {33, 1500}, fp32},
+      {"fp32 thin bcast x", {1, 2, 48}, {3, 48, 600}, fp32, fp32, false},
+      {"fp32 thin bcast w", {3, 2, 48}, {1, 48, 600}, fp32, fp32, false},
+      {"fp32 thin transp. w", {4, 2, 48}, {4, 48, 600}, fp32, fp32, false, true},  // oneDNN
   };
   torch::NoGradGuard no_grad;
   for (const ProductCase& c : cases) {
@@ -85,6 +92,42 @@ TEST(CpuMatmulTest, MatchesTheFp64ProductOfItsOperands) {
                 c10::str(c10::IntArrayRef(c.x_shape)).c_str(),
                 c10::str(c10::IntArrayRef(c.w_shape)).c_str(), diff, tolerance);
     EXPECT_LE(diff, tolerance) << c.name;
+  }
+}
+
+// The thin kernel against oneDNN on the experts' products at a few slots each (its place in the
+// models), with and without bias rows; and that it takes them at all.
+TEST(CpuMatmulTest, ThinProductsMatchOneDnn) {
+  if (!cpu_matmul_expected()) {
+    GTEST_SKIP() << "no oneDNN in this build or no AVX-512 on this CPU";
+  }
+  torch::NoGradGuard no_grad;
+  for (const int64_t rows : {1, 2, 3, 4}) {
+    torch::manual_seed(rows);
+    const at::Tensor x = torch::randn({16, rows, 64});
+    const at::Tensor w = torch::randn({16, 64, 1024}) * 0.2;
+    const at::Tensor b = torch::randn({16, 1024});
+    for (const bool bias : {false, true}) {
+      const at::Tensor use_b = bias ? b : at::Tensor();
+      at::Tensor thin;
+      const bench::OpProfile profile = bench::profile_ops([&] { thin = cpu_matmul(x, w, use_b); });
+      int64_t calls = 0;
+      for (const bench::OpTime& op : profile.ops)
+        if (op.name == "smx::thin_matmul") calls += op.calls;
+      EXPECT_EQ(calls, 1) << rows << " rows: the thin kernel did not run";
+      set_thin_products(false);
+      const at::Tensor onednn = cpu_matmul(x, w, use_b);
+      set_thin_products(true);
+      ASSERT_TRUE(thin.defined() && onednn.defined());
+      const double diff = smx::testing::max_abs_diff(thin, onednn);
+      const double to_fp64 =
+          smx::testing::max_abs_diff(thin.to(at::kDouble), product_reference(x, w, use_b));
+      std::printf(
+          "    [16, %ld, 64] x [16, 64, 1024]%s: thin vs oneDNN max|diff| %.3e, vs fp64 %.3e\n",
+          static_cast<long>(rows), bias ? " + bias rows" : "", diff, to_fp64);
+      EXPECT_LE(diff, 1e-4);
+      EXPECT_LE(to_fp64, 1e-4);
+    }
   }
 }
 
