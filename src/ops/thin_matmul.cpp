@@ -11,8 +11,8 @@ namespace smx::ops {
 namespace {
 
 constexpr int64_t kRowsPerPass = 4;  // rows of w read per pass over the accumulators
-// Columns per block: accumulators [M, 1024] fp32, at most 32 KB. 512-2048 measured alike, 256
-// slower (shorter runs along each row of w; bench/cpu_matmul_bench.cpp case 15).
+// Columns per block: accumulators [M, 1024] fp32, at most 16 KB. In a trial build 512-2048
+// measured alike and 256 slower (shorter runs along each row of w; smx_bench CpuMatmul case 15).
 constexpr int64_t kBlock = 1024;
 constexpr int64_t kMinSpan = 512;  // columns of w a task reads at the least
 
@@ -74,7 +74,7 @@ bool thin_matmul_applies(const at::Tensor& x, const at::Tensor& w) {
   if (x.size(-2) > kThinMaxRows || x.stride(-1) != 1 || w.stride(-1) != 1) return false;
   if (x.dim() == 3 && x.size(0) != w.size(0) && x.size(0) != 1 && w.size(0) != 1) return false;
   // Every thread needs runs of kMinSpan columns of its own: shorter runs along w's rows lose to
-  // oneDNN (bench/cpu_matmul_bench.cpp case 18, [8, 2048] x [2048, 512]).
+  // oneDNN (bench/cpu_matmul_bench.cpp case 18, [4, 2048] x [2048, 512]).
   const int64_t G = x.dim() == 3 ? std::max(x.size(0), w.size(0)) : 1;
   return G * (w.size(-1) / kMinSpan) >= at::get_num_threads();
 }
