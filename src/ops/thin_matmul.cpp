@@ -69,10 +69,8 @@ SMX_AVX512 void thin_block_avx512(const float* x, int64_t ldx, int64_t M, int64_
 }  // namespace
 
 bool thin_matmul_applies(const at::Tensor& x, const at::Tensor& w) {
-  if (x.scalar_type() != at::kFloat || w.scalar_type() != at::kFloat) return false;
-  if (x.dim() != w.dim() || x.dim() < 2 || x.dim() > 3) return false;
+  if (x.scalar_type() != at::kFloat || x.dim() > 3) return false;
   if (x.size(-2) > kThinMaxRows || x.stride(-1) != 1 || w.stride(-1) != 1) return false;
-  if (x.dim() == 3 && x.size(0) != w.size(0) && x.size(0) != 1 && w.size(0) != 1) return false;
   // Every thread needs runs of kMinSpan columns of its own: shorter runs along w's rows lose to
   // oneDNN (bench/cpu_matmul_bench.cpp case 18, [4, 2048] x [2048, 512]).
   const int64_t G = x.dim() == 3 ? std::max(x.size(0), w.size(0)) : 1;

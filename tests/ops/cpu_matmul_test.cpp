@@ -109,15 +109,23 @@ TEST(CpuMatmulTest, ThinProductsMatchOneDnn) {
     const at::Tensor b = torch::randn({16, 1024});
     for (const bool bias : {false, true}) {
       const at::Tensor use_b = bias ? b : at::Tensor();
-      at::Tensor thin;
-      const bench::OpProfile profile = bench::profile_ops([&] { thin = cpu_matmul(x, w, use_b); });
-      int64_t calls = 0;
-      for (const bench::OpTime& op : profile.ops)
-        if (op.name == "smx::thin_matmul") calls += op.calls;
-      EXPECT_EQ(calls, 1) << rows << " rows: the thin kernel did not run";
+      // Which kernel ran, by its profiler range: each side must be the one it claims.
+      const auto calls_of = [](const bench::OpProfile& profile, const std::string& name) {
+        int64_t calls = 0;
+        for (const bench::OpTime& op : profile.ops)
+          if (op.name == name) calls += op.calls;
+        return calls;
+      };
+      at::Tensor thin, onednn;
+      const bench::OpProfile with_thin =
+          bench::profile_ops([&] { thin = cpu_matmul(x, w, use_b); });
+      EXPECT_EQ(calls_of(with_thin, "smx::thin_matmul"), 1) << rows << " rows: thin did not run";
       set_thin_products(false);
-      const at::Tensor onednn = cpu_matmul(x, w, use_b);
+      const bench::OpProfile without =
+          bench::profile_ops([&] { onednn = cpu_matmul(x, w, use_b); });
       set_thin_products(true);
+      EXPECT_EQ(calls_of(without, "smx::thin_matmul"), 0);
+      EXPECT_EQ(calls_of(without, "smx::cpu_matmul"), 1) << rows << " rows: oneDNN did not run";
       ASSERT_TRUE(thin.defined() && onednn.defined());
       const double diff = smx::testing::max_abs_diff(thin, onednn);
       const double to_fp64 =

@@ -36,8 +36,8 @@ bool cpu_matmul_built();
 
 // fp32 products of at most 4 rows per batch entry with unit-stride rows in x and w (batch-1
 // serving's layers, the experts' few slots each) run in smx's own kernel (src/ops/thin_matmul.h),
-// 1.6-1.9x faster than oneDNN's there. On by default; off sends them to oneDNN (tests and
-// benchmarks compare the two).
+// 1.4-2.1x faster than oneDNN's there (bench/cpu_matmul_bench.cpp cases 15-17). On by default; off
+// sends them to oneDNN (tests and benchmarks compare the two).
 void set_thin_products(bool enabled);
 
 }  // namespace smx::ops
